@@ -1,0 +1,61 @@
+#pragma once
+// The `riformer` command-line tool: a table of subcommands, each with its own
+// options and help. Templated on the list of variants the binary carries, so
+// `riformer` runs all five and `riformer_s12` only S12 (and is that much smaller).
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string_view>
+
+#include "cli/args.hpp"
+#include "cli/backbone_command.hpp"
+#include "riformer/core/error.hpp"
+
+namespace riformer::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const std::vector<Option>& (*options)();
+  int (*run)(const Parsed&);
+};
+
+template <class List>
+int main(int argc, char** argv) {
+  const Command commands[] = {
+      {"backbone", kBackboneSummary, backbone_options, run_backbone<List>},
+  };
+  auto print_overview = [&](std::FILE* to) {
+    std::fprintf(to, "usage: riformer COMMAND [options]   (riformer COMMAND --help for its options)\n\ncommands:\n");
+    for (const Command& c : commands) std::fprintf(to, "  %-10s %s\n", c.name, c.summary);
+    std::fprintf(to, "\nvariants in this binary: %s\n", List::names().c_str());
+  };
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    print_overview(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : commands) {
+    if (std::string_view(argv[1]) != c.name) continue;
+    for (int i = 2; i < argc; ++i)
+      if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+        std::cout << usage(c.name, c.summary, c.options());
+        return 0;
+      }
+    try {
+      return c.run(parse(c.options(), argc, argv, 2));
+    } catch (const riformer::Error& e) {
+      std::cerr << "riformer " << c.name << ": error: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "riformer " << c.name << ": internal error: " << e.what() << "\n";
+      return 3;
+    }
+  }
+  std::fprintf(stderr, "riformer: unknown command '%s'\n\n", argv[1]);
+  print_overview(stderr);
+  return 2;
+}
+
+}  // namespace riformer::cli

@@ -1,0 +1,44 @@
+#pragma once
+// The instruction set is chosen once, here, from what the compiler is told
+// (-march=native by default), and passed down to every kernel as a tag type.
+// Kernels overload or specialize on the tag; nothing below this header asks the
+// compiler which ISA it targets.
+
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+namespace riformer {
+
+// The best xsimd architecture enabled by the compiler flags.
+using DefaultArch = xsimd::default_arch;
+
+// True when the target has a SIMD unit xsimd knows (SSE2+, AVX, AVX-512, NEON).
+// Without one, kernels fall back to their scalar twins.
+template <class Arch>
+inline constexpr bool kIsSimd = !std::is_same_v<Arch, xsimd::unavailable>;
+
+// Architectural vector registers: what a register-blocked micro-kernel may fill.
+template <class Arch>
+constexpr int vector_registers() {
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return 32;
+  else return 16;  // SSE/AVX/AVX2 on x86-64, NEON has 32 but 16 is a safe tile
+}
+
+// Floats in one vector register (1 for the scalar fallback).
+template <class Arch>
+constexpr int vector_floats() {
+  if constexpr (kIsSimd<Arch>) return static_cast<int>(xsimd::batch<float, Arch>::size);
+  else return 1;
+}
+
+// Alignment of every buffer the library allocates: a cache line, and enough for
+// aligned loads of the widest vector.
+inline constexpr std::size_t kBufferAlignment = 64;
+
+[[nodiscard]] inline const char* arch_name() {
+  if constexpr (kIsSimd<DefaultArch>) return DefaultArch::name();
+  else return "scalar";
+}
+
+}  // namespace riformer

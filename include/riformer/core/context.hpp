@@ -1,0 +1,47 @@
+#pragma once
+// What every kernel receives besides its operands: the threads to run on and
+// each thread's scratch memory. Both are made once, when the Context is built;
+// kernels never allocate.
+
+#include <memory>
+#include <vector>
+
+#include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/thread_pool.hpp"
+
+namespace riformer {
+
+class Context {
+ public:
+  // Floats of scratch memory each thread owns (256 KiB: a packed block of
+  // activations for the GEMM, sized to stay in L2).
+  static constexpr std::size_t kScratchFloats = 64 * 1024;
+
+  // threads = 1 runs everything on the calling thread and starts no thread.
+  explicit Context(int threads = 1) {
+    if (threads != 1) pool_ = std::make_unique<ThreadPool>(threads);
+    scratch_.resize(static_cast<std::size_t>(this->threads()));
+    for (auto& s : scratch_) s.resize(kScratchFloats);
+  }
+
+  [[nodiscard]] int threads() const { return pool_ ? pool_->size() : 1; }
+
+  // Calls fn(task, worker) for every task in [0, tasks); worker < threads().
+  template <class Fn>
+  void parallel(int tasks, Fn&& fn) const {
+    if (pool_) {
+      pool_->run(tasks, std::forward<Fn>(fn));
+    } else {
+      for (int t = 0; t < tasks; ++t) fn(t, 0);
+    }
+  }
+
+  // The worker's private scratch: kScratchFloats floats, 64-byte aligned.
+  [[nodiscard]] float* scratch(int worker) const { return scratch_[static_cast<std::size_t>(worker)].data(); }
+
+ private:
+  std::unique_ptr<ThreadPool> pool_;
+  mutable std::vector<AlignedBuffer> scratch_;
+};
+
+}  // namespace riformer

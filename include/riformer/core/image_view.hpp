@@ -1,0 +1,27 @@
+#pragma once
+// An input image addressed through strides: element (y, x, c) is at
+// data[y * stride_y + x * stride_x + c * stride_c]. One type covers the user's
+// CHW tensors (PyTorch layout) and channels-last images and activations, so the
+// first convolution reads either without a transposed copy.
+
+#include <cstddef>
+
+namespace riformer {
+
+struct ImageView {
+  const float* data = nullptr;
+  int height = 0, width = 0, channels = 0;
+  std::ptrdiff_t stride_y = 0, stride_x = 0, stride_c = 0;
+
+  // Channels-last; row_stride defaults to a dense image.
+  [[nodiscard]] static ImageView hwc(const float* data, int h, int w, int c, std::ptrdiff_t row_stride = 0) {
+    return {data, h, w, c, row_stride ? row_stride : static_cast<std::ptrdiff_t>(w) * c, c, 1};
+  }
+  // Planar, as one image of a PyTorch NCHW tensor.
+  [[nodiscard]] static ImageView chw(const float* data, int h, int w, int c) {
+    return {data, h, w, c, w, 1, static_cast<std::ptrdiff_t>(h) * w};
+  }
+  [[nodiscard]] bool channels_contiguous() const { return stride_c == 1; }
+};
+
+}  // namespace riformer

@@ -1,0 +1,57 @@
+#pragma once
+// GroupNorm with a single group (PyTorch nn.GroupNorm(1, C), eps 1e-5): the
+// mean and variance are taken over the whole C x H x W map of the image, then
+// each channel gets its own gain and bias.
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+
+#include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/context.hpp"
+#include "riformer/io/param_source.hpp"
+#include "riformer/kernels/norm.hpp"
+
+namespace riformer::layers {
+
+inline constexpr double kGroupNormEps = 1e-5;
+
+// 1 / sqrt(variance + eps) in double, as the per-channel coefficients need it.
+[[nodiscard]] inline double inverse_std(const kernels::Moments& m) { return 1.0 / std::sqrt(m.variance + kGroupNormEps); }
+
+template <int C>
+class GroupNorm {
+ public:
+  // Keys: weight [C], bias [C].
+  void load(const ParamScope& params) {
+    const HostTensor w = params.get("weight", {C});
+    const HostTensor b = params.get("bias", {C});
+    set(w.data.data(), b.data.data());
+  }
+  void set(const float* weight, const float* bias) {
+    weight_.resize(C);
+    bias_.resize(C);
+    for (int c = 0; c < C; ++c) weight_[c] = weight[c], bias_[c] = bias[c];
+  }
+
+  // y = GroupNorm(x) over `pixels` channels-last pixels; x dense, y with pixel
+  // stride y_stride (0: dense); y may alias x when both are dense.
+  void forward(const Context& ctx, const float* x, float* y, std::size_t pixels, std::size_t y_stride = 0) const {
+    const kernels::Moments m = kernels::moments(ctx, x, pixels * C);
+    const double rstd = inverse_std(m);
+    std::array<float, C> scale, shift;
+    for (int c = 0; c < C; ++c) {
+      scale[c] = static_cast<float>(weight_[c] * rstd);
+      shift[c] = static_cast<float>(bias_[c] - weight_[c] * rstd * m.mean);
+    }
+    kernels::channel_affine(ctx, x, y, pixels, C, scale.data(), shift.data(), y_stride);
+  }
+
+  [[nodiscard]] const float* weight() const { return weight_.data(); }
+  [[nodiscard]] const float* bias() const { return bias_.data(); }
+
+ private:
+  AlignedBuffer weight_, bias_;
+};
+
+}  // namespace riformer::layers

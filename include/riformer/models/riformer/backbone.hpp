@@ -1,0 +1,208 @@
+#pragma once
+// The RIFormer backbone as a type: Backbone<kS12> has its stages, widths and
+// depths fixed at compile time (blocks of a stage in a std::array, the four
+// differently-shaped stages in a tuple), and runs on any input size of at
+// least 3x3 pixels, planned once per size.
+//
+//   patch_embed.proj      Conv 7x7/4           (H, W, 3)      -> (h0, w0, d0)
+//   network.0             d0-blocks x depth0   (h0, w0, d0)
+//   network.1.proj        Conv 3x3/2           (h0, w0, d0)   -> (h1, w1, d1)
+//   network.2 ... network.6                    likewise for stages 1..3
+//   norm0, norm2, norm4, norm6                 GroupNorm of each returned stage
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include <xtensor/xtensor.hpp>
+
+#include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/context.hpp"
+#include "riformer/core/error.hpp"
+#include "riformer/core/feature_map.hpp"
+#include "riformer/core/image_view.hpp"
+#include "riformer/io/param_source.hpp"
+#include "riformer/kernels/gemm.hpp"
+#include "riformer/layers/conv2d.hpp"
+#include "riformer/layers/group_norm.hpp"
+#include "riformer/models/riformer/block.hpp"
+#include "riformer/models/riformer/spec.hpp"
+
+namespace riformer {
+
+// Working memory of a backbone for one input size: one allocation, carved into
+// the buffers forward() needs. Planned by Backbone::plan(); forward() itself
+// allocates nothing.
+struct BackboneWorkspace {
+  int height = 0, width = 0;     // input size it was planned for
+  std::array<int, 4> stage_h{}, stage_w{};
+  AlignedBuffer memory;
+  std::array<float*, 2> stream{};  // residual stream, ping-pong between stages: (h, w, d)
+  float* normed = nullptr;         // normalized stream, fc1's input: (h, w, d)
+  float* hidden = nullptr;         // MLP hidden activations: (h, w, d * ratio)
+  float* scratch = nullptr;        // im2col tiles of the strided convolutions
+  std::size_t scratch_size = 0;
+  std::array<float*, 4> outputs{};  // returned stage outputs: (h, w, d), pixels output_stride[i] apart
+  std::array<std::size_t, 4> output_stride{};
+};
+
+template <BackboneSpec S>
+class Backbone {
+  static_assert(S.valid(), "BackboneSpec: every depth, dim and mlp ratio must be >= 1, and one output returned");
+
+  template <int I>
+  using Stage = std::array<RIFormerBlock<S.dims[I], S.hidden(I)>, S.depths[I]>;
+  template <int I>
+  using Downsample = layers::Conv2d<S.dims[I], S.dims[I + 1], 3, 2, 1>;
+  using Stem = layers::Conv2d<3, S.dims[0], 7, 4, 2>;
+
+ public:
+  static constexpr BackboneSpec kSpec = S;
+  static constexpr int kNumOutputs = S.num_outputs();
+  // The returned stages, in order (channels-last views into the workspace).
+  using Outputs = std::array<FeatureMap, kNumOutputs>;
+
+  Backbone() = default;
+  explicit Backbone(const ParamScope& params) { load(params); }
+
+  // Reads every parameter by its state_dict key below `params`' prefix (either
+  // checkpoint form), checking shapes, and folds and packs them.
+  void load(const ParamScope& params) {
+    stem_.load(params.sub("patch_embed").sub("proj"));
+    unroll4([&](auto I) {
+      auto& blocks = std::get<I>(stages_);
+      for (std::size_t j = 0; j < blocks.size(); ++j)
+        blocks[j].load(params.sub("network").sub(std::to_string(2 * I)).sub(std::to_string(j)));
+      if constexpr (I < 3) std::get<I>(downsamples_).load(params.sub("network").sub(std::to_string(2 * I + 1)).sub("proj"));
+      if constexpr (S.outputs[I]) std::get<I>(norms_).load(params.sub("norm" + std::to_string(2 * I)));
+    });
+  }
+
+  // Sizes `ws` for a height x width input (allocates only if the size changed).
+  // Stages marked `external` get no output buffer: the caller points
+  // ws.outputs[i] / ws.output_stride[i] at memory of its own (a detector points
+  // them into its concatenation buffers, so nothing is copied there).
+  void plan(BackboneWorkspace& ws, int height, int width, std::array<bool, 4> external = {}) const {
+    require(height >= kMinInputSize && width >= kMinInputSize, "RIFormer backbone: input of ", height, "x", width,
+            " is too small; it needs at least ", kMinInputSize, "x", kMinInputSize, " pixels");
+    if (ws.height == height && ws.width == width && ws.memory.size()) return;
+    const std::array<int, 4> hs = stage_sizes(height), wsz = stage_sizes(width);
+    std::size_t stream = 0, hidden = 0, scratch = Stem::scratch_floats(height, width);
+    std::array<std::size_t, 4> out{};
+    unroll4([&](auto I) {
+      const std::size_t pixels = static_cast<std::size_t>(hs[I]) * wsz[I];
+      stream = std::max(stream, align_floats(pixels * S.dims[I]));
+      hidden = std::max(hidden, align_floats(pixels * S.hidden(I)));
+      if constexpr (I < 3) scratch = std::max(scratch, Downsample<I>::scratch_floats(hs[I], wsz[I]));
+      if constexpr (S.outputs[I]) out[I] = external[I] ? 0 : align_floats(pixels * S.dims[I]);
+    });
+    scratch = align_floats(scratch);
+    std::size_t total = 3 * stream + hidden + scratch;
+    for (std::size_t o : out) total += o;
+
+    ws.memory.resize(total);
+    float* p = ws.memory.data();
+    auto take = [&](std::size_t n) { float* q = p; p += n; return q; };
+    ws.stream = {take(stream), take(stream)};
+    ws.normed = take(stream);
+    ws.hidden = take(hidden);
+    ws.scratch = take(scratch);
+    ws.scratch_size = scratch;
+    for (int i = 0; i < 4; ++i) {
+      ws.outputs[i] = out[i] ? take(out[i]) : nullptr;
+      ws.output_stride[i] = static_cast<std::size_t>(S.dims[i]);
+    }
+    ws.height = height;
+    ws.width = width;
+    ws.stage_h = hs;
+    ws.stage_w = wsz;
+  }
+
+  // Runs the backbone on one 3-channel image (any layout ImageView can
+  // describe); `ws` must have been planned for its size. Allocates nothing.
+  Outputs run(const Context& ctx, const ImageView& image, BackboneWorkspace& ws) const {
+    require(image.channels == 3, "RIFormer backbone: the input must have 3 channels, got ", image.channels);
+    require(ws.height == image.height && ws.width == image.width, "RIFormer backbone: workspace planned for ", ws.height,
+            "x", ws.width, ", input is ", image.height, "x", image.width);
+    Outputs outputs{};
+    int next_output = 0;
+    int current = 0;  // which stream buffer holds x
+    // x = patch_embed(image): (h0, w0, d0)
+    stem_.forward(ctx, image, ws.stream[0], S.dims[0], ws.scratch, ws.scratch_size);
+    unroll4([&](auto I) {
+      constexpr int C = S.dims[I];
+      const int h = ws.stage_h[I], w = ws.stage_w[I];
+      const std::size_t pixels = static_cast<std::size_t>(h) * w;
+      float* x = ws.stream[current];
+      for (const auto& block : std::get<I>(stages_)) block.forward(ctx, x, pixels, ws.normed, ws.hidden);  // x: (h, w, C)
+      if constexpr (S.outputs[I]) {
+        require(ws.outputs[I] != nullptr, "RIFormer backbone: no output buffer for stage ", int(I));
+        std::get<I>(norms_).forward(ctx, x, ws.outputs[I], pixels, ws.output_stride[I]);  // out: (h, w, C)
+        outputs[next_output++] = FeatureMap{ws.outputs[I], h, w, C, ws.output_stride[I]};
+      }
+      if constexpr (I < 3) {
+        // x' = network.{2I+1}.proj(x): (h, w, C) -> (h', w', C')
+        std::get<I>(downsamples_).forward(ctx, ImageView::hwc(x, h, w, C), ws.stream[1 - current], S.dims[I + 1],
+                                          ws.scratch, ws.scratch_size);
+        current = 1 - current;
+      }
+    });
+    return outputs;
+  }
+
+ private:
+  template <class F>
+  static void unroll4(F&& f) {
+    kernels::detail::unroll<4>(std::forward<F>(f));
+  }
+
+  template <std::size_t... I>
+  static auto make_downsamples(std::index_sequence<I...>) -> std::tuple<Downsample<I>...>;
+  template <std::size_t... I>
+  static auto make_norms(std::index_sequence<I...>) -> std::tuple<layers::GroupNorm<S.dims[I]>...>;
+
+  Stem stem_;
+  std::tuple<Stage<0>, Stage<1>, Stage<2>, Stage<3>> stages_;
+  decltype(make_downsamples(std::make_index_sequence<3>{})) downsamples_;
+  decltype(make_norms(std::make_index_sequence<4>{})) norms_;  // only the returned stages' are loaded
+};
+
+// A backbone with its own threads and workspace: what most users hold.
+template <BackboneSpec S>
+class BackboneRunner {
+ public:
+  using Outputs = typename Backbone<S>::Outputs;
+
+  explicit BackboneRunner(Backbone<S> net, int threads = 1) : net_(std::move(net)), ctx_(threads) {}
+
+  [[nodiscard]] const Backbone<S>& network() const { return net_; }
+  [[nodiscard]] int threads() const { return ctx_.threads(); }
+  void set_threads(int threads) { ctx_ = Context(threads); }
+
+  // Plans memory for an input size ahead of the first forward().
+  void reserve(int height, int width) { net_.plan(ws_, height, width); }
+
+  // image: one image in any layout ImageView describes. The outputs stay valid
+  // until the next forward().
+  Outputs forward(const ImageView& image) {
+    net_.plan(ws_, image.height, image.width);
+    return net_.run(ctx_, image, ws_);
+  }
+
+  // input: [1, 3, H, W] float, PyTorch's layout.
+  Outputs forward(const xt::xtensor<float, 4>& input) {
+    const auto& s = input.shape();
+    require(s[0] == 1 && s[1] == 3, "RIFormer backbone: expected an input of shape [1, 3, H, W], got [", s[0], ", ", s[1],
+            ", ", s[2], ", ", s[3], "]");
+    return forward(ImageView::chw(input.data(), static_cast<int>(s[2]), static_cast<int>(s[3]), 3));
+  }
+
+ private:
+  Backbone<S> net_;
+  Context ctx_;
+  BackboneWorkspace ws_;
+};
+
+}  // namespace riformer

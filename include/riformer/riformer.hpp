@@ -1,0 +1,23 @@
+#pragma once
+// The riformer library: RIFormer backbones (and, on them, a YOLOv5 detector)
+// as compile-time C++ types. Include this one header.
+//
+//   riformer::Backbone<riformer::kS12> net = riformer::load_backbone<riformer::kS12>("s12.safetensors");
+//   riformer::BackboneRunner<riformer::kS12> runner(std::move(net), /*threads=*/1);
+//   auto outputs = runner.forward(image);  // xt::xtensor<float, 4> [1, 3, H, W]
+
+#include "riformer/core/arch.hpp"
+#include "riformer/core/context.hpp"
+#include "riformer/core/error.hpp"
+#include "riformer/core/feature_map.hpp"
+#include "riformer/core/image_view.hpp"
+#include "riformer/io/npy.hpp"
+#include "riformer/io/param_source.hpp"
+#include "riformer/io/safetensors.hpp"
+#include "riformer/io/safetensors_source.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/models/riformer/backbone.hpp"
+#include "riformer/models/riformer/checkpoint.hpp"
+#include "riformer/models/riformer/dispatch.hpp"
+#include "riformer/models/riformer/reparam.hpp"
+#include "riformer/models/riformer/spec.hpp"

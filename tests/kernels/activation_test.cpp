@@ -1,0 +1,59 @@
+// The vector activations against double-precision truth, densely over the
+// range where they are not yet their asymptotes.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "riformer/kernels/activation.hpp"
+
+namespace rk = riformer::kernels;
+using Arch = riformer::DefaultArch;
+
+namespace {
+
+// Largest of |f(x) - truth(x)| / scale(x) over x in [-20, 20) in steps of 1e-3.
+template <class VectorF>
+double worst_error(VectorF f, const std::function<double(double)>& truth, const std::function<double(double)>& scale) {
+  using B = xsimd::batch<float, Arch>;
+  double worst = 0;
+  alignas(64) float in[B::size], out[B::size];
+  for (int step = -20000; step < 20000; step += B::size) {
+    for (std::size_t i = 0; i < B::size; ++i) in[i] = static_cast<float>((step + static_cast<int>(i)) * 1e-3);
+    f(B::load_aligned(in)).store_aligned(out);
+    for (std::size_t i = 0; i < B::size; ++i)
+      worst = std::max(worst, std::abs(out[i] - truth(in[i])) / scale(in[i]));
+  }
+  return worst;
+}
+
+double exact_gelu(double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }
+double exact_silu(double x) { return x / (1.0 + std::exp(-x)); }
+
+}  // namespace
+
+TEST_CASE("vector erf, GELU and SiLU against double precision") {
+  if constexpr (riformer::kIsSimd<Arch>) {
+    using B = xsimd::batch<float, Arch>;
+    // erf relative to its value; GELU and SiLU relative to max(1, |x|), since
+    // 1 + erf(x) cancels for very negative x in any float implementation
+    // (PyTorch's included) and only the absolute error is meaningful there.
+    const double erf_err = worst_error([](B x) { return rk::erf(x); }, [](double x) { return std::erf(x); },
+                                       [](double x) { return std::max(1e-30, std::abs(std::erf(x))); });
+    const auto unit = [](double x) { return std::max(1.0, std::abs(x)); };
+    const double gelu_err = worst_error([](B x) { return rk::gelu(x); }, exact_gelu, unit);
+    const double silu_err = worst_error([](B x) { return rk::silu(x); }, exact_silu, unit);
+    MESSAGE("erf relative " << erf_err << ", gelu " << gelu_err << ", silu " << silu_err);
+    CHECK(erf_err < 1e-6);
+    CHECK(gelu_err < 1e-6);
+    CHECK(silu_err < 1e-6);
+  }
+}
+
+TEST_CASE("scalar GELU is the exact erf form, not the tanh approximation") {
+  // At x = 1 the erf form gives 0.8413447...; the tanh approximation 0.8411920.
+  CHECK(rk::gelu(1.0f) == doctest::Approx(exact_gelu(1.0)).epsilon(1e-7));
+  CHECK(rk::gelu(-3.0f) == doctest::Approx(exact_gelu(-3.0)).epsilon(1e-5));
+  CHECK(rk::silu(2.0f) == doctest::Approx(exact_silu(2.0)).epsilon(1e-7));
+}

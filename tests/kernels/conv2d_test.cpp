@@ -1,0 +1,77 @@
+// im2col + GEMM convolution against the direct scalar convolution: the stem
+// (7x7/4 on CHW input), the downsamples (3x3/2), same-size 3x3 and pointwise
+// convolutions, odd sizes, borders, tiny scratch (many tiles), two threads.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "riformer/kernels/conv2d.hpp"
+#include "test_util.hpp"
+
+namespace rk = riformer::kernels;
+using riformer::Context;
+using riformer::ImageView;
+using riformer::testing::random_vector;
+
+namespace {
+
+struct Case {
+  int cin, cout, kernel, stride, pad, h, w;
+  bool planar;             // CHW input (the user's tensor) instead of HWC
+  std::size_t scratch_cap;  // 0: what conv2d_scratch_floats asks
+};
+
+void check_conv(const Context& ctx, const Case& s, std::uint32_t seed) {
+  const rk::ConvGeometry g{s.kernel, s.stride, s.pad};
+  const int oh = g.out_height(s.h), ow = g.out_width(s.w);
+  const auto input = random_vector(static_cast<std::size_t>(s.h) * s.w * s.cin, seed);
+  const auto w = random_vector(static_cast<std::size_t>(s.cout) * s.cin * s.kernel * s.kernel, seed + 1);
+  const auto bias = random_vector(s.cout, seed + 2);
+  const ImageView in = s.planar ? ImageView::chw(input.data(), s.h, s.w, s.cin) : ImageView::hwc(input.data(), s.h, s.w, s.cin);
+
+  std::size_t scratch_size = rk::conv2d_scratch_floats(g, s.cin, oh * ow, !s.planar);
+  if (s.scratch_cap) scratch_size = std::min(scratch_size, s.scratch_cap);
+  std::vector<float> scratch(scratch_size + 1), fast(static_cast<std::size_t>(oh) * ow * s.cout), slow(fast.size());
+  const auto packed = rk::pack_conv_weights(w.data(), bias.data(), s.cout, s.cin, s.kernel);
+  rk::conv2d(ctx, in, g, packed, fast.data(), s.cout, {rk::Activation::silu, false}, scratch.data(), scratch_size);
+  rk::reference::conv2d(in.data, s.h, s.w, s.cin, in.stride_y, in.stride_x, in.stride_c, w.data(), bias.data(), s.cout,
+                        s.kernel, s.stride, s.pad, rk::Activation::silu, slow.data(), s.cout);
+  INFO("cin=" << s.cin << " cout=" << s.cout << " k=" << s.kernel << "/" << s.stride << " pad " << s.pad << " input "
+              << s.h << "x" << s.w << (s.planar ? " CHW" : " HWC"));
+  CHECK(riformer::testing::max_abs_diff(fast, slow) < 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches the direct scalar convolution") {
+  const Case cases[] = {
+      {3, 64, 7, 4, 2, 31, 45, true, 0},     // stem, odd size
+      {3, 16, 7, 4, 2, 3, 3, true, 0},       // smallest input the stem takes
+      {3, 24, 7, 4, 2, 64, 96, false, 0},    // stem on HWC input
+      {5, 7, 3, 2, 1, 9, 10, false, 0},      // downsample, odd channels
+      {16, 33, 3, 2, 1, 1, 1, false, 0},     // 1x1 input: all border
+      {16, 33, 3, 1, 1, 7, 7, false, 0},     // YOLO 3x3 same-size
+      {20, 40, 3, 1, 1, 13, 11, false, 200},  // scratch for a few pixels only: many tiles
+      {4, 8, 1, 1, 0, 5, 6, false, 0},       // pointwise on HWC: straight GEMM
+      {4, 8, 1, 1, 0, 5, 6, true, 0},        // pointwise on CHW: through im2col
+      {64, 128, 3, 2, 1, 20, 30, false, 0},
+  };
+  for (int threads : {1, 2}) {
+    Context ctx(threads);
+    std::uint32_t seed = 100;
+    for (const Case& s : cases) check_conv(ctx, s, seed += 7);
+  }
+}
+
+TEST_CASE("conv2d rejects inputs smaller than its kernel") {
+  Context ctx;
+  const rk::ConvGeometry g{7, 4, 2};
+  const auto w = random_vector(3 * 3 * 49, 1);
+  const auto packed = rk::pack_conv_weights(w.data(), nullptr, 3, 3, 7);
+  std::vector<float> in(2 * 2 * 3), out(16), scratch(1024);
+  const std::string msg = riformer::testing::error_message([&] {
+    rk::conv2d(ctx, ImageView::chw(in.data(), 2, 2, 3), g, packed, out.data(), 3, {}, scratch.data(), scratch.size());
+  });
+  CHECK(riformer::testing::contains(msg, "2x2"));
+}

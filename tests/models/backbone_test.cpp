@@ -1,0 +1,129 @@
+// The backbone's folded, packed forward pass against the literal scalar
+// reference (training form, unfolded), deploy form against training form,
+// threads against one thread, and the errors a caller can provoke.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "reference_riformer.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/models/riformer/backbone.hpp"
+#include "riformer/models/riformer/reparam.hpp"
+#include "test_util.hpp"
+
+using namespace riformer;
+using riformer::testing::max_abs_diff;
+
+namespace {
+
+// Odd widths, ratios and depths, and only some outputs: nothing lines up with a tile.
+constexpr BackboneSpec kOdd{{1, 2, 1, 1}, {8, 12, 20, 36}, {3, 2, 4, 1}, {true, false, true, true}};
+
+template <BackboneSpec S>
+std::vector<std::vector<float>> run_fast(ParamSource& source, const std::vector<float>& input, int h, int w, int threads) {
+  BackboneRunner<S> runner(Backbone<S>(ParamScope(source, "")), threads);
+  std::vector<std::vector<float>> result;
+  for (const FeatureMap& f : runner.forward(ImageView::chw(input.data(), h, w, 3))) {
+    const auto nchw = f.to_nchw();
+    result.emplace_back(nchw.begin(), nchw.end());
+  }
+  return result;
+}
+
+template <BackboneSpec S>
+void check_against_reference(int h, int w) {
+  SyntheticSource training;
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  const auto fast = run_fast<S>(training, input.data, h, w, 1);
+  const auto slow = testing::reference_riformer(ParamScope(training, ""), S, input.data.data(), h, w);
+  REQUIRE(fast.size() == slow.size());
+  for (std::size_t i = 0; i < fast.size(); ++i) {
+    std::vector<float> ref(slow[i].v.begin(), slow[i].v.end());
+    INFO("output " << i << " of a " << h << "x" << w << " input");
+    CHECK(max_abs_diff(fast[i], ref) < 1e-4);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("folded forward pass equals the unfolded training-form reference") {
+  check_against_reference<kS12>(64, 96);
+  check_against_reference<kOdd>(37, 53);
+  check_against_reference<kOdd>(3, 3);
+}
+
+TEST_CASE("deploy-form weights give the training-form outputs") {
+  SyntheticSource training;
+  DeployView deploy(training);
+  const HostTensor input = synthetic::tensor("input", {1, 3, 61, 75});
+  const auto a = run_fast<kOdd>(training, input.data, 61, 75, 1);
+  const auto b = run_fast<kOdd>(deploy, input.data, 61, 75, 1);
+  // The deploy-form reference must also agree: it reads norm_reparam literally.
+  const auto ref = testing::reference_riformer(ParamScope(deploy, ""), kOdd, input.data.data(), 61, 75);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(max_abs_diff(a[i], b[i]) < 1e-5);
+    CHECK(max_abs_diff(b[i], std::vector<float>(ref[i].v.begin(), ref[i].v.end())) < 1e-4);
+  }
+}
+
+TEST_CASE("two threads give the one-thread result") {
+  SyntheticSource training;
+  const HostTensor input = synthetic::tensor("input", {1, 3, 96, 64});
+  const auto one = run_fast<kS12>(training, input.data, 96, 64, 1);
+  const auto two = run_fast<kS12>(training, input.data, 96, 64, 2);
+  for (std::size_t i = 0; i < one.size(); ++i) CHECK(max_abs_diff(one[i], two[i]) < 1e-5);
+}
+
+TEST_CASE("outputs have the stage shapes and the spec's count") {
+  SyntheticSource training;
+  BackboneRunner<kOdd> runner(Backbone<kOdd>(ParamScope(training, "")));
+  const HostTensor input = synthetic::tensor("input", {1, 3, 64, 96});
+  const auto outs = runner.forward(ImageView::chw(input.data.data(), 64, 96, 3));
+  static_assert(std::tuple_size_v<decltype(outs)> == 3);
+  CHECK(outs[0].height == 16);
+  CHECK(outs[0].width == 24);
+  CHECK(outs[0].channels == 8);
+  CHECK(outs[1].height == 4);  // stage 2 (stage 1 is not returned)
+  CHECK(outs[1].channels == 20);
+  CHECK(outs[2].height == 2);
+  CHECK(outs[2].width == 3);
+  CHECK(outs[2].channels == 36);
+}
+
+TEST_CASE("the same runner serves changing input sizes") {
+  SyntheticSource training;
+  BackboneRunner<kOdd> runner(Backbone<kOdd>(ParamScope(training, "")));
+  for (auto [h, w] : {std::pair{32, 32}, std::pair{50, 20}, std::pair{32, 32}}) {
+    const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+    const auto outs = runner.forward(ImageView::chw(input.data.data(), h, w, 3));
+    const auto ref = testing::reference_riformer(ParamScope(training, ""), kOdd, input.data.data(), h, w);
+    const auto last = outs[2].to_nchw();
+    CHECK(max_abs_diff(std::vector<float>(last.begin(), last.end()), std::vector<float>(ref[2].v.begin(), ref[2].v.end())) <
+          1e-4);
+  }
+}
+
+TEST_CASE("bad inputs are clear errors") {
+  SyntheticSource training;
+  BackboneRunner<kOdd> runner(Backbone<kOdd>(ParamScope(training, "")));
+  std::vector<float> image(4 * 64 * 64, 0.5f);
+  using testing::contains;
+  using testing::error_message;
+  CHECK(contains(error_message([&] { runner.forward(ImageView::chw(image.data(), 2, 64, 3)); }), "2x64"));
+  CHECK(contains(error_message([&] { runner.forward(ImageView::chw(image.data(), 64, 64, 4)); }), "3 channels"));
+  xt::xtensor<float, 4> batch2 = xt::zeros<float>({2, 3, 32, 32});
+  CHECK(contains(error_message([&] { runner.forward(batch2); }), "[1, 3, H, W]"));
+}
+
+TEST_CASE("missing and mis-shaped parameters name their key") {
+  // A source whose every tensor has the wrong shape for one key.
+  struct Broken : SyntheticSource {
+    HostTensor get(const std::string& key, const Shape& shape) override {
+      if (key == "network.2.0.mlp.fc1.weight") fail("test source: wrong shape for key '", key, "'");
+      return SyntheticSource::get(key, shape);
+    }
+  } broken;
+  const std::string msg = testing::error_message([&] { Backbone<kS12> net{ParamScope(broken, "")}; });
+  CHECK(testing::contains(msg, "network.2.0.mlp.fc1.weight"));
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: builds the riformer command-line tool and runs it. With no
+# arguments it runs the backbone demo; otherwise the arguments go to the tool,
+# e.g. tools/run.sh backbone --weights w.safetensors --imgsz 640.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/ensure_deps.sh
+bazel build //examples:riformer >&2
+if (($# == 0)); then
+  set -- backbone --imgsz 224 --runs 10
+fi
+exec bazel-bin/examples/riformer "$@"
