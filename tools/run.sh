@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 tools/ensure_deps.sh
 bazel build //examples:riformer >&2
 if (($# == 0)); then
-  set -- backbone --imgsz 224 --runs 10
+  # The main job: detect objects in the demo picture (synthetic weights unless --weights is given).
+  set -- detect --source examples/data/street.jpg --out runs/detect --max-det 10
 fi
 exec bazel-bin/examples/riformer "$@"

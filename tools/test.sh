@@ -14,15 +14,18 @@ passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY)' "$log" || true)
 ((bazel_status != 0 && failed == 0)) && failed=1  # the build itself failed
 
+# Users without Bazel: the embedding examples with plain g++, then run.
 plain=$(mktemp -d)
-if g++ -std=c++20 -O2 -march=native -Iinclude examples/embed_backbone.cpp -o "$plain/embed_backbone" -pthread &&
-   "$plain/embed_backbone" >"$plain/log"; then
-  echo "plain g++ build and run of examples/embed_backbone.cpp: PASSED"
-  passed=$((passed + 1))
-else
-  echo "plain g++ build and run of examples/embed_backbone.cpp: FAILED"
-  failed=$((failed + 1))
-fi
+for example in embed_backbone embed_detector; do
+  if g++ -std=c++20 -O2 -march=native -Iinclude "examples/$example.cpp" -o "$plain/$example" -pthread &&
+     "$plain/$example" >"$plain/$example.log"; then
+    echo "plain g++ build and run of examples/$example.cpp: PASSED"
+    passed=$((passed + 1))
+  else
+    echo "plain g++ build and run of examples/$example.cpp: FAILED"
+    failed=$((failed + 1))
+  fi
+done
 
 echo "tests: $passed passed, $failed failed"
 ((failed == 0))

@@ -11,6 +11,9 @@
 
 #include "cli/args.hpp"
 #include "cli/backbone_command.hpp"
+#include "cli/bench_command.hpp"
+#include "cli/detect_command.hpp"
+#include "cli/dump_command.hpp"
 #include "riformer/core/error.hpp"
 
 namespace riformer::cli {
@@ -25,6 +28,9 @@ struct Command {
 template <class List>
 int main(int argc, char** argv) {
   const Command commands[] = {
+      {"detect", kDetectSummary, detect_options, run_detect<List>},
+      {"dump", kDumpSummary, dump_options, run_dump<List>},
+      {"bench", kBenchSummary, bench_options, run_bench<List>},
       {"backbone", kBackboneSummary, backbone_options, run_backbone<List>},
   };
   auto print_overview = [&](std::FILE* to) {

@@ -13,9 +13,11 @@ struct ImageView {
   int height = 0, width = 0, channels = 0;
   std::ptrdiff_t stride_y = 0, stride_x = 0, stride_c = 0;
 
-  // Channels-last; row_stride defaults to a dense image.
-  [[nodiscard]] static ImageView hwc(const float* data, int h, int w, int c, std::ptrdiff_t row_stride = 0) {
-    return {data, h, w, c, row_stride ? row_stride : static_cast<std::ptrdiff_t>(w) * c, c, 1};
+  // Channels-last, pixels pixel_stride floats apart (0: dense, = c; more when
+  // the image is a slice of a wider, concatenated buffer).
+  [[nodiscard]] static ImageView hwc(const float* data, int h, int w, int c, std::ptrdiff_t pixel_stride = 0) {
+    const std::ptrdiff_t px = pixel_stride ? pixel_stride : c;
+    return {data, h, w, c, static_cast<std::ptrdiff_t>(w) * px, px, 1};
   }
   // Planar, as one image of a PyTorch NCHW tensor.
   [[nodiscard]] static ImageView chw(const float* data, int h, int w, int c) {

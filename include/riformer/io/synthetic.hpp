@@ -75,20 +75,30 @@ struct Range {
   const Range r = range_for(key, shape);
   const std::uint32_t h = fnv1a(key);
   HostTensor t{shape, std::vector<float>(static_cast<std::size_t>(element_count(shape)))};
-  for (std::size_t i = 0; i < t.data.size(); ++i)
-    t.data[i] = static_cast<float>(r.lo + (r.hi - r.lo) * uniform(h, static_cast<std::uint32_t>(i)));
+  for (std::size_t i = 0; i < t.data.size(); ++i) {
+    // Two roundings, as Python does: a fused multiply-add (which GCC forms by
+    // default in C++ under -march=native) would differ in the last bit.
+    volatile double scaled = (r.hi - r.lo) * uniform(h, static_cast<std::uint32_t>(i));
+    t.data[i] = static_cast<float>(r.lo + scaled);
+  }
   return t;
 }
 
 }  // namespace synthetic
 
 // A ParamSource that makes every parameter up from the formula (a
-// training-form checkpoint; wrap it in DeployView for the deploy form).
+// training-form checkpoint; wrap it in DeployView for the deploy form). It
+// holds no YOLOv5 `anchors` buffer (a model then uses its spec's anchors) and
+// no BatchNorm `num_batches_tracked` counters.
 class SyntheticSource : public ParamSource {
  public:
-  HostTensor get(const std::string& key, const Shape& shape) override { return synthetic::tensor(key, shape); }
+  HostTensor get(const std::string& key, const Shape& shape) override {
+    require(contains(key), "synthetic weights have no key '", key, "'");
+    return synthetic::tensor(key, shape);
+  }
   [[nodiscard]] bool contains(const std::string& key) const override {
-    return key.find("norm_reparam.") == std::string::npos;
+    return key.find("norm_reparam.") == std::string::npos && !synthetic::ends_with(key, "anchors") &&
+           !synthetic::ends_with(key, "num_batches_tracked");
   }
   [[nodiscard]] std::string describe() const override { return "synthetic weights"; }
 };

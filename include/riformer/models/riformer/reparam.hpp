@@ -25,7 +25,8 @@ struct FoldedNorm {
   for (std::size_t i = 0; i < c; ++i) {
     const float g = affine_weight.data[i] - 1.0f;
     f.weight[i] = norm1_weight.data[i] * g;
-    const float scaled_bias = norm1_bias.data[i] * g;
+    // Multiply, then add, each rounded (as PyTorch computes it), not fused.
+    volatile float scaled_bias = norm1_bias.data[i] * g;
     f.bias[i] = scaled_bias + affine_bias.data[i];
   }
   return f;

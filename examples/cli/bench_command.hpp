@@ -1,0 +1,93 @@
+#pragma once
+// `riformer bench`: latency of the whole detector and of its parts (letterbox,
+// backbone, neck + head, decode + NMS), min and median over repeated runs.
+// Synthetic weights by default: no files needed, and speed does not depend on
+// the weights' values.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/detector_setup.hpp"
+#include "cli/timing.hpp"
+#include "riformer/io/image.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/models/riformer/dispatch.hpp"
+#include "riformer/pipeline/detector_runner.hpp"
+
+namespace riformer::cli {
+
+inline const std::vector<Option>& bench_options() {
+  static const std::vector<Option> options{
+      kWeightsOption,
+      kArchOption,
+      {"imgsz", "H [W]", "network input size, multiples of 32", "640"},
+      {"nc", "N", "classes of the synthetic head (without --weights)", "80"},
+      {"threads", "N", "threads to run on (0: all cores)", "1"},
+      {"runs", "R", "timed runs after one warm-up run", "10"},
+      {"allow-extra-keys", "", "accept checkpoint keys the detector does not use", ""},
+  };
+  return options;
+}
+
+inline constexpr const char* kBenchSummary = "Times the detector and its parts; synthetic weights unless --weights is given.";
+
+template <class List>
+int run_bench(const Parsed& args) {
+  DetectorChoice choice = choose_detector(args);
+  const auto [height, width] = image_size(args, 640);
+  const int threads = static_cast<int>(args.integer("threads", 1, 0, 1024));
+  const int runs = static_cast<int>(args.integer("runs", 10, 1, 100000));
+  const int nc = static_cast<int>(args.integer("nc", 80, 1, 100000));
+
+  return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {
+    std::string weights;
+    Detector<B> net = make_detector<B>(choice, nc, args.flag("allow-extra-keys"), &weights);
+    Context ctx(threads);
+    DetectorWorkspace ws;
+    net.plan(ws, height, width);
+
+    // A synthetic 1280x720 "camera frame", letterboxed like a real one.
+    Image frame{1280, 720, std::vector<std::uint8_t>(1280 * 720 * 3)};
+    const HostTensor noise = synthetic::tensor("input", {static_cast<std::int64_t>(frame.rgb.size())});
+    for (std::size_t i = 0; i < frame.rgb.size(); ++i) frame.rgb[i] = static_cast<std::uint8_t>(noise.data[i] * 255);
+    const LetterboxGeometry g = letterbox_geometry(frame.width, frame.height, width, height);
+    Image boxed;
+    LetterboxScratch letterbox_scratch;
+    std::vector<float> input(static_cast<std::size_t>(height) * width * 3);
+    const ImageView view = ImageView::hwc(input.data(), height, width, 3);
+    std::vector<float> pred;
+    NmsWorkspace nms_ws;
+    DetectorOutputs out{};
+
+    const Latency pre = measure(runs, [&] {
+      letterbox(frame, g, boxed, letterbox_scratch);
+      image_to_hwc(boxed, input.data());
+    });
+    const Latency backbone = measure(runs, [&] { net.run_backbone(ctx, view, ws); });
+    const Latency head = measure(runs, [&] { out.levels = net.run_head(ctx, ws); });
+    const Latency network = measure(runs, [&] { out = net.run(ctx, view, ws); });
+    pred.resize(decoded_rows(out.levels) * static_cast<std::size_t>(net.num_classes() + 5));
+    const Latency post = measure(runs, [&] {
+      decode(out.levels, net.num_classes(), pred.data());
+      non_max_suppression(pred.data(), pred.size() / static_cast<std::size_t>(net.num_classes() + 5), net.num_classes(),
+                          NmsOptions{}, nms_ws);
+    });
+
+    std::printf("arch %s, weights %s, input %dx%d, %d thread%s, %s, %d runs\n", choice.arch.c_str(), weights.c_str(),
+                height, width, ctx.threads(), ctx.threads() == 1 ? "" : "s", arch_name(), runs);
+    std::printf("%-28s %10s %10s\n", "stage", "min ms", "median ms");
+    auto row = [](const char* name, const Latency& l) { std::printf("%-28s %10.2f %10.2f\n", name, l.min, l.median); };
+    row("letterbox 1280x720 frame", pre);
+    row("backbone", backbone);
+    row("neck + Detect head", head);
+    row("network (backbone + head)", network);
+    row("decode + NMS", post);
+    std::printf("%-28s %10.2f %10.2f\n", "total (sum of stages)", pre.min + network.min + post.min,
+                pre.median + network.median + post.median);
+    return 0;
+  });
+}
+
+}  // namespace riformer::cli

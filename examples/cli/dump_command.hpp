@@ -1,0 +1,87 @@
+#pragma once
+// `riformer dump`: every intermediate a user needs to check parity with
+// PyTorch, as float32 .npy files: the backbone's P2..P5 (NCHW), the raw Detect
+// maps before the sigmoid ([1, 3, ny, nx, nc + 5]), the decoded predictions
+// ([1, N, nc + 5]) and the NMS rows ([K, 6]: x1, y1, x2, y2, conf, class, in
+// input pixels), for an input tensor that is already letterboxed.
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/detect_command.hpp"
+#include "cli/detector_setup.hpp"
+#include "riformer/io/npy.hpp"
+#include "riformer/models/riformer/dispatch.hpp"
+#include "riformer/pipeline/detector_runner.hpp"
+
+namespace riformer::cli {
+
+inline const std::vector<Option>& dump_options() {
+  static const std::vector<Option> options{
+      kWeightsOption,
+      kArchOption,
+      {"input", "FILE", ".npy float32 [1, 3, H, W] RGB in [0, 1], letterboxed (H, W multiples of 32)", ""},
+      {"out", "DIR", "where the .npy files go", ""},
+      {"conf-thres", "X", "confidence threshold of nms.npy", "0.25"},
+      {"iou-thres", "X", "NMS IoU threshold of nms.npy", "0.45"},
+      {"max-det", "N", "maximum rows of nms.npy", "300"},
+      {"classes", "C", "keep only these class indices in nms.npy", "", true},
+      {"agnostic-nms", "", "class-agnostic NMS for nms.npy", ""},
+      {"threads", "N", "threads to run on (0: all cores)", "1"},
+      {"allow-extra-keys", "", "accept checkpoint keys the detector does not use", ""},
+  };
+  return options;
+}
+
+inline constexpr const char* kDumpSummary = "Writes P2-P5, the Detect maps, predictions and NMS rows as .npy, for parity checks.";
+
+template <class List>
+int run_dump(const Parsed& args) {
+  require(args.has("input") && args.has("out"), "--input and --out are required");
+  NpyArray x = read_npy(args.text("input"));
+  require(x.shape.size() == 4 && x.shape[0] == 1 && x.shape[1] == 3, args.text("input"),
+          ": expected shape [1, 3, H, W], got ", to_string(x.shape));
+  const int h = static_cast<int>(x.shape[2]), w = static_cast<int>(x.shape[3]);
+  DetectorChoice choice = choose_detector(args);
+  const std::filesystem::path dir = args.text("out");
+  std::filesystem::create_directories(dir);
+
+  return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {
+    std::string weights;
+    DetectorRunner<B> runner(make_detector<B>(choice, 80, args.flag("allow-extra-keys"), &weights),
+                             static_cast<int>(args.integer("threads", 1, 0, 1024)));
+    const int nc = runner.num_classes();
+    const DetectorOutputs& out = runner.forward(ImageView::chw(x.data.data(), h, w, 3));
+    auto save = [&](const std::string& name, const float* data, const Shape& shape) {
+      const std::string path = (dir / name).string();
+      write_npy(path, data, shape);
+      std::printf("wrote %-40s %s\n", path.c_str(), to_string(shape).c_str());
+    };
+    const char* p_names[] = {"p2.npy", "p3.npy", "p4.npy", "p5.npy"};
+    for (int i = 0; i < 4; ++i) {
+      const auto nchw = out.backbone[i].to_nchw();
+      save(p_names[i], nchw.data(), Shape(nchw.shape().begin(), nchw.shape().end()));
+    }
+    std::vector<float> head;
+    for (int l = 0; l < kDetectLevels; ++l) {
+      const DetectLevel& level = out.levels[l];
+      head.resize(static_cast<std::size_t>(3) * level.ny * level.nx * (nc + 5));
+      raw_head(level, nc, head.data());
+      save("head" + std::to_string(l) + ".npy", head.data(), {1, 3, level.ny, level.nx, nc + 5});
+    }
+    const std::vector<float>& pred = runner.decode_last();
+    const auto rows = static_cast<std::int64_t>(pred.size() / static_cast<std::size_t>(nc + 5));
+    save("pred.npy", pred.data(), {1, rows, nc + 5});
+    const std::vector<Detection>& dets = runner.nms_last(nms_options(args, nc));
+    std::vector<float> table;
+    for (const Detection& d : dets) table.insert(table.end(), {d.x1, d.y1, d.x2, d.y2, d.conf, static_cast<float>(d.cls)});
+    save("nms.npy", table.data(), {static_cast<std::int64_t>(dets.size()), 6});
+    std::printf("arch %s, weights %s, input %dx%d, %zu detections\n", choice.arch.c_str(), weights.c_str(), h, w, dets.size());
+    return 0;
+  });
+}
+
+}  // namespace riformer::cli

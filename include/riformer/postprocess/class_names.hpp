@@ -1,0 +1,252 @@
+#pragma once
+// Class names for labelling detections: the 80 COCO names in YOLOv5's order
+// (data/coco.yaml, what every pretrained YOLOv5 checkpoint predicts), or names
+// read from a file for a custom-trained detector: a plain list (one name per
+// line, as darknet's .names files) or the `names:` entry of a YOLOv5 dataset
+// yaml in its three spellings. This is not a YAML parser: it reads exactly
+// those shapes and refuses anything else with an error naming the file and
+// line, rather than guessing and labelling boxes wrongly.
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "riformer/core/error.hpp"
+#include "riformer/io/file.hpp"
+
+namespace riformer {
+
+[[nodiscard]] inline const std::vector<std::string>& coco_class_names() {
+  static const std::vector<std::string> names = {
+      "person",        "bicycle",      "car",           "motorcycle",    "airplane",     "bus",
+      "train",         "truck",        "boat",          "traffic light", "fire hydrant", "stop sign",
+      "parking meter", "bench",        "bird",          "cat",           "dog",          "horse",
+      "sheep",         "cow",          "elephant",      "bear",          "zebra",        "giraffe",
+      "backpack",      "umbrella",     "handbag",       "tie",           "suitcase",     "frisbee",
+      "skis",          "snowboard",    "sports ball",   "kite",          "baseball bat", "baseball glove",
+      "skateboard",    "surfboard",    "tennis racket", "bottle",        "wine glass",   "cup",
+      "fork",          "knife",        "spoon",         "bowl",          "banana",       "apple",
+      "sandwich",      "orange",       "broccoli",      "carrot",        "hot dog",      "pizza",
+      "donut",         "cake",         "chair",         "couch",         "potted plant", "bed",
+      "dining table",  "toilet",       "tv",            "laptop",        "mouse",        "remote",
+      "keyboard",      "cell phone",   "microwave",     "oven",          "toaster",      "sink",
+      "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
+      "hair drier",    "toothbrush"};
+  return names;
+}
+
+namespace class_names_detail {
+
+inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a few KB
+
+[[nodiscard]] inline std::string_view trim(std::string_view s) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+[[nodiscard]] inline std::size_t indentation(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return i;
+}
+
+// The line without a trailing `# comment` (a '#' outside quotes that starts the
+// line or follows whitespace, as in YAML).
+[[nodiscard]] inline std::string_view strip_comment(std::string_view line) {
+  char quote = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+      return line.substr(0, i);
+    }
+  }
+  return line;
+}
+
+// A scalar: trimmed, one pair of matching quotes removed; empty or an unbalanced quote is an error.
+[[nodiscard]] inline std::string scalar(std::string_view raw, const std::string& where) {
+  std::string_view s = trim(raw);
+  if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"') && s.back() == s.front()) {
+    s = s.substr(1, s.size() - 2);
+  } else {
+    require(s.find_first_of("'\"") == std::string_view::npos, where, ": cannot read the name ", std::string(trim(raw)),
+            " (unbalanced or inner quotes are not supported)");
+    s = trim(s);
+  }
+  require(!s.empty(), where, ": empty class name");
+  return std::string(s);
+}
+
+// Splits a flow list's inside ("a, 'b c', d") at commas outside quotes.
+[[nodiscard]] inline std::vector<std::string> split_flow(std::string_view inside, const std::string& where) {
+  std::vector<std::string> out;
+  if (trim(inside).empty()) return out;
+  char quote = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= inside.size(); ++i) {
+    const char c = i < inside.size() ? inside[i] : ',';
+    if (quote) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') quote = c;
+    if (c == ',') {
+      const std::string_view item = inside.substr(start, i - start);
+      // A trailing comma before ']' is allowed, as in YAML.
+      if (!(i == inside.size() && trim(item).empty() && !out.empty())) out.push_back(scalar(item, where));
+      start = i + 1;
+    }
+  }
+  require(quote == 0, where, ": unterminated quote in the names list");
+  return out;
+}
+
+[[nodiscard]] inline std::vector<std::string> read_lines(const std::string& path) {
+  const std::uint64_t size = file_detail::regular_file_size(path);
+  require(size <= max_file_bytes, path, ": ", size, " bytes is far too large for a class names file");
+  std::string text(static_cast<std::size_t>(size), '\0');
+  std::ifstream in(path, std::ios::binary);
+  require(in.is_open(), path, ": cannot open file for reading");
+  file_detail::read_exact(in, path, 0, text.data(), size, "class names");
+  require(text.find('\0') == std::string::npos, path, ": contains NUL bytes; not a text file of class names");
+  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 byte order mark
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+[[nodiscard]] inline bool is_names_key(std::string_view line) {
+  return line.substr(0, 6) == "names:";
+}
+
+// The `names:` entry of a YOLOv5 dataset yaml, starting at line `at` (0-based):
+//   names: [a, 'b c', ...]          (may continue over lines until ']')
+//   names:\n  - a\n  - b c
+//   names:\n  0: a\n  1: b c        (keys must be exactly 0..n-1, any order)
+[[nodiscard]] inline std::vector<std::string> parse_yaml_names(const std::string& path,
+                                                               const std::vector<std::string>& lines, std::size_t at) {
+  const auto where = [&](std::size_t i) { return detail::concat(path, ":", i + 1); };
+  const std::string_view rest = trim(strip_comment(std::string_view(lines[at]).substr(6)));
+  std::vector<std::string> names;
+  if (!rest.empty()) {
+    require(rest.front() == '[', where(at), ": expected a list after 'names:' ([a, b], '- a' lines or '0: a' lines)");
+    std::string flow(rest.substr(1));
+    std::size_t i = at;
+    while (flow.find(']') == std::string::npos) {
+      ++i;
+      require(i < lines.size(), where(at), ": the names list '[' is never closed with ']'");
+      flow += ' ';
+      flow += trim(strip_comment(lines[i]));
+    }
+    const std::size_t close = flow.find(']');
+    require(trim(std::string_view(flow).substr(close + 1)).empty(), where(i), ": unexpected text after ']'");
+    names = split_flow(std::string_view(flow).substr(0, close), where(at));
+    require(!names.empty(), where(at), ": the names list is empty");
+    return names;
+  }
+
+  // Block form: the indented lines that follow.
+  std::map<long, std::string> by_index;
+  bool dashes = false, keys = false;
+  for (std::size_t i = at + 1; i < lines.size(); ++i) {
+    const std::string_view line = strip_comment(lines[i]);
+    if (trim(line).empty()) continue;
+    if (indentation(line) == 0 && trim(line).front() != '-') break;  // next top-level key
+    const std::string_view item = trim(line);
+    if (item.front() == '-') {
+      require(item.size() == 1 || item[1] == ' ' || item[1] == '\t', where(i), ": expected '- name' (a space after '-')");
+      require(!keys, where(i), ": mixes '- name' and 'index: name' entries");
+      dashes = true;
+      names.push_back(scalar(item.substr(1), where(i)));
+      continue;
+    }
+    const std::size_t colon = item.find(':');
+    require(colon != std::string_view::npos, where(i), ": expected '- name' or 'index: name' under 'names:'");
+    require(!dashes, where(i), ": mixes '- name' and 'index: name' entries");
+    keys = true;
+    const std::string key(trim(item.substr(0, colon)));
+    require(!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos, where(i),
+            ": class index '", key, "' is not a non-negative integer");
+    const long index = std::stol(key);
+    require(by_index.emplace(index, scalar(item.substr(colon + 1), where(i))).second, where(i), ": class index ",
+            index, " appears twice");
+  }
+  if (keys) {
+    long expected = 0;
+    for (auto& [index, name] : by_index) {
+      require(index == expected, path, ": class indices under 'names:' must be 0..", by_index.size() - 1,
+              " without gaps; index ", expected, " is missing");
+      names.push_back(std::move(name));
+      ++expected;
+    }
+  }
+  require(!names.empty(), where(at), ": 'names:' has no entries");
+  return names;
+}
+
+}  // namespace class_names_detail
+
+// Class names from a file. A YOLOv5 dataset yaml (.yaml/.yml, or any file with a
+// top-level `names:` line) gives its names list, checked against `nc:` if present;
+// any other file gives one name per line, trimmed, blank lines skipped.
+// Throws riformer::Error naming the file (and line) for anything else.
+[[nodiscard]] inline std::vector<std::string> load_class_names(const std::string& path) {
+  using namespace class_names_detail;
+  const std::vector<std::string> lines = read_lines(path);
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  const bool yaml_ext = ext == ".yaml" || ext == ".yml";
+
+  std::size_t names_line = lines.size();
+  long nc = -1;
+  std::size_t nc_line = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (is_names_key(lines[i])) {
+      require(names_line == lines.size(), path, ":", i + 1, ": second 'names:' entry");
+      names_line = i;
+    } else if (std::string_view(lines[i]).substr(0, 3) == "nc:") {
+      const std::string value(trim(strip_comment(std::string_view(lines[i]).substr(3))));
+      require(!value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == std::string::npos, path,
+              ":", i + 1, ": 'nc:' must be a non-negative integer, got '", value, "'");
+      nc = std::stol(value);
+      nc_line = i;
+    }
+  }
+
+  if (names_line < lines.size()) {
+    std::vector<std::string> names = parse_yaml_names(path, lines, names_line);
+    require(nc < 0 || static_cast<std::size_t>(nc) == names.size(), path, ":", nc_line + 1, ": nc: ", nc, " but 'names:' lists ",
+            names.size(), " names");
+    return names;
+  }
+  require(!yaml_ext, path, ": no top-level 'names:' entry (a YOLOv5 dataset yaml lists its classes under 'names:')");
+
+  std::vector<std::string> names;
+  for (const std::string& line : lines) {
+    const std::string_view name = trim(line);
+    if (!name.empty()) names.emplace_back(name);
+  }
+  require(!names.empty(), path, ": no class names (the file is empty or blank)");
+  return names;
+}
+
+}  // namespace riformer

@@ -1,0 +1,142 @@
+// The command-line tool, run in-process: the main job end to end on a real
+// image (annotated image, labels and JSON written), a checkpoint written by
+// the library round-tripping through `dump`, and every kind of bad input
+// answered with exit code 2 and a message naming the problem.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/main.hpp"
+#include "riformer/io/json.hpp"
+#include "riformer/io/listing_source.hpp"
+#include "riformer/io/npy.hpp"
+#include "riformer/io/safetensors.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/models/yolov5/detector.hpp"
+#include "test_util.hpp"
+
+using namespace riformer;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string err;
+};
+
+// Runs `riformer ARGS...` (the S12-only tool) and captures std::cerr.
+Result run(std::vector<std::string> args) {
+  args.insert(args.begin(), "riformer");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream err;
+  auto* old = std::cerr.rdbuf(err.rdbuf());
+  const int code = cli::main<SpecList<kS12>>(static_cast<int>(argv.size()), argv.data());
+  std::cerr.rdbuf(old);
+  return {code, err.str()};
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path p = testing::temp_dir() / ("cli_test_" + name);
+  fs::remove_all(p);
+  return p;
+}
+
+// A complete S12 detector checkpoint with `nc` classes, synthetic values, written by the library.
+std::string write_detector_checkpoint(int nc) {
+  ListingSource listing;
+  Detector<kS12> probe(ParamScope(listing, ""), nc);
+  std::vector<NamedTensor> tensors;
+  for (const auto& [key, shape] : listing.entries()) tensors.push_back({key, shape, synthetic::tensor(key, shape).data});
+  const std::string path = (testing::temp_dir() / ("cli_test_s12_nc" + std::to_string(nc) + ".safetensors")).string();
+  write_safetensors(path, tensors, {{"arch", "s12"}, {"nc", std::to_string(nc)}, {"format", "yolov5-riformer"}});
+  return path;
+}
+
+const std::string kImage = "examples/data/street.jpg";
+
+}  // namespace
+
+TEST_CASE("detect runs end to end on an image and writes what it is asked to") {
+  const fs::path out = scratch("detect");
+  const Result r = run({"detect", "--source", testing::repo_file(kImage).string(), "--out", out.string(), "--imgsz", "320",
+                        "--save-txt", "--save-conf", "--json", "--max-det", "5"});
+  REQUIRE(r.code == 0);
+  CHECK(testing::contains(r.err, "synthetic weights"));  // says loudly that the boxes mean nothing
+  CHECK(fs::exists(out / "street.jpg"));
+  std::ifstream labels(out / "labels" / "street.txt");
+  int lines = 0;
+  for (std::string line; std::getline(labels, line);) ++lines;
+  CHECK(lines == 5);
+  std::ifstream json_file(out / "detections.json");
+  const std::string text((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  const json::Value doc = json::parse(text);
+  REQUIRE(doc.is_array());
+  REQUIRE(doc.size() == 1);
+  CHECK(doc[0].find("detections")->size() == 5);
+  CHECK(doc[0].find("width")->as_uint() == 640);
+}
+
+TEST_CASE("a checkpoint the library wrote loads through --weights, and dump writes every tensor") {
+  const std::string weights = write_detector_checkpoint(3);
+  const fs::path out = scratch("dump");
+  const fs::path input = testing::temp_dir() / "cli_test_input.npy";
+  const HostTensor x = synthetic::tensor("input", {1, 3, 64, 96});
+  write_npy(input.string(), x.data.data(), x.shape);
+  const Result r = run({"dump", "--weights", weights, "--input", input.string(), "--out", out.string()});
+  REQUIRE(r.code == 0);
+  CHECK(read_npy((out / "p5.npy").string()).shape == Shape{1, 512, 2, 3});
+  CHECK(read_npy((out / "head0.npy").string()).shape == Shape{1, 3, 8, 12, 8});
+  CHECK(read_npy((out / "pred.npy").string()).shape == Shape{1, 3 * (96 + 24 + 6), 8});
+  CHECK(read_npy((out / "nms.npy").string()).shape.at(1) == 6);
+}
+
+TEST_CASE("the backbone of a detector checkpoint runs on its own") {
+  const Result r = run({"backbone", "--weights", write_detector_checkpoint(3), "--imgsz", "64", "--runs", "1"});
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("bad input gets exit code 2 and a clear message") {
+  const std::string image = testing::repo_file(kImage).string();
+  const fs::path dir = scratch("bad");
+  fs::create_directories(dir);
+  const std::string garbage = (dir / "broken.jpg").string();
+  std::ofstream(garbage) << "this is not a JPEG";
+  const std::string names = (dir / "names.txt").string();
+  std::ofstream(names) << "cat\ndog\nbird\n";
+  const std::string weights = write_detector_checkpoint(3);
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {{"detect"}, "--source is required"},
+      {{"detect", "--source", (dir / "missing.jpg").string()}, "missing.jpg"},
+      {{"detect", "--source", garbage, "--out", dir.string()}, "broken.jpg"},
+      {{"detect", "--source", image, "--imgsz", "650"}, "not a multiple of 32"},
+      {{"detect", "--source", image, "--names", names}, "has 3 class names but the model has 80"},
+      {{"detect", "--source", image, "--weights", weights, "--classes", "5"}, "only 3 classes"},
+      {{"detect", "--source", image, "--weights", weights, "--arch", "s24"}, "is not built into this program"},
+      {{"detect", "--source", image, "--weights", (dir / "none.safetensors").string()}, "none.safetensors"},
+      {{"detect", "--source", image, "--weights", garbage}, "broken.jpg"},
+      {{"detect", "--source", image, "--conf-thres", "1.5"}, "--conf-thres must be between"},
+      {{"detect", "--source", image, "--bogus"}, "unknown option --bogus"},
+      {{"dump", "--input", image, "--out", dir.string()}, "street.jpg"},
+      {{"bench", "--imgsz", "100"}, "not a multiple of 32"},
+      {{"backbone", "--weights", garbage}, "broken.jpg"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run(c.args);
+    INFO(c.args[0] << " ... -> " << r.err);
+    CHECK(r.code == 2);
+    CHECK(testing::contains(r.err, c.expect));
+  }
+}

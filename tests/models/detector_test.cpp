@@ -1,0 +1,88 @@
+// The detector's folded (BatchNorm in the convolutions, token mixer
+// re-parameterized), in-place-concatenating forward pass against the literal
+// scalar reference with separate BatchNorms and explicit concatenations; both
+// checkpoint forms; one and two threads; input sizes the network cannot take.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "reference_yolo.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/models/riformer/reparam.hpp"
+#include "riformer/models/yolov5/detector.hpp"
+#include "test_util.hpp"
+
+using namespace riformer;
+
+namespace {
+
+// Raw Detect maps as [3 (nc + 5), h, w] planes, comparable with the reference.
+std::vector<std::vector<float>> heads_nchw(const DetectorOutputs& out, int nc) {
+  std::vector<std::vector<float>> result;
+  for (const DetectLevel& l : out.levels) {
+    const int c = 3 * (nc + 5);
+    FeatureMap f{l.data, l.ny, l.nx, c, l.pixel_stride};
+    const auto t = f.to_nchw();
+    result.emplace_back(t.begin(), t.end());
+  }
+  return result;
+}
+
+template <BackboneSpec B>
+std::vector<std::vector<float>> run_detector(ParamSource& source, int nc, const HostTensor& input, int h, int w, int threads) {
+  Detector<B> net(ParamScope(source, ""), nc);
+  CHECK(net.num_classes() == nc);
+  Context ctx(threads);
+  DetectorWorkspace ws;
+  net.plan(ws, h, w);
+  return heads_nchw(net.run(ctx, ImageView::chw(input.data.data(), h, w, 3), ws), nc);
+}
+
+}  // namespace
+
+TEST_CASE("folded detector equals the unfolded scalar reference") {
+  const int h = 64, w = 96, nc = 3;
+  SyntheticSource training;
+  DeployView deploy(training);
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  const auto ref = testing::reference_yolo(ParamScope(training, ""), kS12, nc, input.data.data(), h, w);
+  for (ParamSource* source : {static_cast<ParamSource*>(&training), static_cast<ParamSource*>(&deploy)}) {
+    for (int threads : {1, 2}) {
+      const auto fast = run_detector<kS12>(*source, nc, input, h, w, threads);
+      for (int l = 0; l < 3; ++l) {
+        INFO(source->describe() << ", level " << l << ", " << threads << " threads");
+        const std::vector<float> want(ref[l].v.begin(), ref[l].v.end());
+        CHECK(testing::max_abs_diff(fast[l], want) < 1e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE("the head's anchors come from the checkpoint when it has them") {
+  struct WithAnchors : SyntheticSource {
+    HostTensor get(const std::string& key, const Shape& shape) override {
+      if (key == "model.16.anchors") return {shape, std::vector<float>(18, 2.0f)};
+      return SyntheticSource::get(key, shape);
+    }
+    bool contains(const std::string& key) const override {
+      return key == "model.16.anchors" || SyntheticSource::contains(key);
+    }
+  } source;
+  Detector<kS12> net(ParamScope(source, ""), 2);
+  CHECK(net.anchors(0)[0] == 16.0f);  // 2 grid cells x stride 8
+  CHECK(net.anchors(2)[5] == 64.0f);  // 2 x stride 32
+  SyntheticSource plain;
+  Detector<kS12> spec_anchors(ParamScope(plain, ""), 2);
+  CHECK(spec_anchors.anchors(1)[5] == 119.0f);
+}
+
+TEST_CASE("input sizes that are not multiples of 32 are refused clearly") {
+  SyntheticSource source;
+  Detector<kS12> net(ParamScope(source, ""), 3);
+  DetectorWorkspace ws;
+  const std::string msg = testing::error_message([&] { net.plan(ws, 100, 640); });
+  CHECK(testing::contains(msg, "100x640"));
+  CHECK(testing::contains(msg, "multiple of 32"));
+  CHECK_THROWS_AS(net.plan(ws, 0, 32), riformer::Error);
+}
