@@ -19,6 +19,7 @@
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/yolov5/detector.hpp"
+#include "detection_rows.hpp"
 #include "test_util.hpp"
 
 using namespace riformer;
@@ -96,6 +97,28 @@ TEST_CASE("a checkpoint the library wrote loads through --weights, and dump writ
   CHECK(read_npy((out / "head0.npy").string()).shape == Shape{1, 3, 8, 12, 8});
   CHECK(read_npy((out / "pred.npy").string()).shape == Shape{1, 3 * (96 + 24 + 6), 8});
   CHECK(read_npy((out / "nms.npy").string()).shape.at(1) == 6);
+}
+
+TEST_CASE("dump's files match PyTorch's outputs for the same weights and input") {
+  // detector_s12_128x160_nc80: synthetic weights (the tool's default, 80 classes), synthetic input.
+  const SafetensorsFile golden =
+      SafetensorsFile::open(testing::repo_file("tests/golden/detector_s12_128x160_nc80.safetensors").string());
+  const fs::path out = scratch("dump_golden");
+  const fs::path input = testing::temp_dir() / "cli_test_golden_input.npy";
+  const HostTensor x = synthetic::tensor("input", {1, 3, 128, 160});
+  write_npy(input.string(), x.data.data(), x.shape);
+  REQUIRE(run({"dump", "--input", input.string(), "--out", out.string()}).code == 0);
+  const NpyArray nms = read_npy((out / "nms.npy").string());
+  CHECK(testing::unmatched_detection_rows(nms.data, golden.read_float(*golden.find("nms"))) == 0);
+  for (const char* name : {"head0", "head1", "head2", "pred"}) {
+    const NpyArray got = read_npy((out / (std::string(name) + ".npy")).string());
+    const std::vector<float> want = golden.read_float(*golden.find(name));
+    REQUIRE(got.shape == golden.find(name)->shape);
+    // Boxes in pred are pixels (<= 1e-2); the raw maps and scores are unit scale.
+    const double tolerance = std::string(name) == "pred" ? 1e-2 : 1e-4;
+    INFO(name);
+    CHECK(testing::max_abs_diff(got.data, want) <= tolerance);
+  }
 }
 
 TEST_CASE("the backbone of a detector checkpoint runs on its own") {

@@ -64,6 +64,27 @@ TEST_CASE("conv2d matches the direct scalar convolution") {
   }
 }
 
+TEST_CASE("conv2d reads channel slices of wider buffers and writes into slices") {
+  // The detector's concatenations: input pixels 50 floats apart (a 20-channel
+  // slice), output pixels 45 apart; the gaps must stay untouched.
+  Context ctx(2);
+  for (int kernel : {1, 3}) {
+    const rk::ConvGeometry g{kernel, 1, kernel / 2};
+    const int h = 9, w = 7, cin = 20, cout = 33, in_stride = 50, out_stride = 45;
+    const auto buffer = random_vector(static_cast<std::size_t>(h) * w * in_stride, 3);
+    const ImageView in = ImageView::hwc(buffer.data() + 10, h, w, cin, in_stride);
+    const auto wts = random_vector(static_cast<std::size_t>(cout) * cin * kernel * kernel, 4);
+    const auto packed = rk::pack_conv_weights(wts.data(), nullptr, cout, cin, kernel);
+    std::vector<float> scratch(rk::conv2d_scratch_floats(g, cin, h * w) + 1);
+    std::vector<float> fast(static_cast<std::size_t>(h) * w * out_stride, 7.0f), slow = fast;
+    rk::conv2d(ctx, in, g, packed, fast.data(), out_stride, {}, scratch.data(), scratch.size());
+    rk::reference::conv2d(in.data, h, w, cin, in.stride_y, in.stride_x, in.stride_c, wts.data(), nullptr, cout, kernel, 1,
+                          kernel / 2, rk::Activation::none, slow.data(), out_stride);
+    INFO("kernel " << kernel);
+    CHECK(riformer::testing::max_abs_diff(fast, slow) < 1e-4);
+  }
+}
+
 TEST_CASE("conv2d rejects inputs smaller than its kernel") {
   Context ctx;
   const rk::ConvGeometry g{7, 4, 2};

@@ -17,6 +17,7 @@
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/postprocess/decode.hpp"
 #include "riformer/postprocess/nms.hpp"
+#include "detection_rows.hpp"
 #include "test_util.hpp"
 
 using namespace riformer;
@@ -77,36 +78,15 @@ Errors check_fixture(ParamSource& source, const SafetensorsFile& golden, int nc,
       (k < 4 ? e.boxes : e.scores) = std::max(k < 4 ? e.boxes : e.scores, d);
     }
 
-  // NMS on our own predictions keeps PyTorch's rows. Scores differ from
-  // PyTorch's by ~1e-7, so two rows whose scores tie to that precision may come
-  // out in the other order (or, at the max_det cut, the other one may be kept):
-  // rows are matched as a set, and a row may go unmatched only at such a tie.
+  // NMS on our own predictions keeps PyTorch's rows (as a set: see detection_rows.hpp).
   for (const auto& [name, conf] : {std::pair<std::string, std::string>{"nms", "conf_thres"}, {"nms_mid", "nms_mid_conf_thres"}}) {
     NmsOptions options;
     options.conf_thres = std::stof(golden.metadata().at(conf));
-    const std::vector<Detection> dets = non_max_suppression(pred.data(), rows, nc, options);
-    const std::vector<float> want = tensor(golden, name);
+    std::vector<float> got;
+    for (const Detection& d : non_max_suppression(pred.data(), rows, nc, options))
+      got.insert(got.end(), {d.x1, d.y1, d.x2, d.y2, d.conf, static_cast<float>(d.cls)});
     INFO(golden.path() << " " << name);
-    REQUIRE(dets.size() * 6 == want.size());
-    std::vector<bool> used(dets.size(), false);
-    int unmatched = 0;
-    for (std::size_t i = 0; i * 6 < want.size(); ++i) {
-      const float* row = &want[i * 6];
-      bool found = false;
-      for (std::size_t j = 0; j < dets.size() && !found; ++j) {
-        const Detection& d = dets[j];
-        found = !used[j] && d.cls == static_cast<int>(row[5]) && std::abs(d.conf - row[4]) <= 1e-5 &&
-                std::abs(d.x1 - row[0]) <= 1e-2 && std::abs(d.y1 - row[1]) <= 1e-2 && std::abs(d.x2 - row[2]) <= 1e-2 &&
-                std::abs(d.y2 - row[3]) <= 1e-2;
-        if (found) used[j] = true;
-      }
-      if (!found) {
-        ++unmatched;
-        // Only a row tied with the last kept score (the max_det cut) may be swapped out.
-        CHECK(std::abs(row[4] - want[want.size() - 2]) <= 1e-5);
-      }
-    }
-    e.nms_unmatched += unmatched;
+    e.nms_unmatched += testing::unmatched_detection_rows(got, tensor(golden, name));
   }
   return e;
 }
