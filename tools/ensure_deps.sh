@@ -26,6 +26,12 @@ if ((${#missing[@]})); then
   else
     sudo=
   fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  log=$(mktemp /tmp/riformer-apt.XXXXXX.log)
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+           --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "riformer: apt-get failed; full log in $log" >&2
+    exit 1
+  fi
+  echo "riformer: installed (log: $log)" >&2
 fi

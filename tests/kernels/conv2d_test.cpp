@@ -1,6 +1,6 @@
 // im2col + GEMM convolution against the direct scalar convolution: the stem
 // (7x7/4 on CHW input), the downsamples (3x3/2), same-size 3x3 and pointwise
-// convolutions, odd sizes, borders, tiny scratch (many tiles), two threads.
+// convolutions, odd sizes, borders, many chunks, column sums, two threads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -18,8 +18,7 @@ namespace {
 
 struct Case {
   int cin, cout, kernel, stride, pad, h, w;
-  bool planar;             // CHW input (the user's tensor) instead of HWC
-  std::size_t scratch_cap;  // 0: what conv2d_scratch_floats asks
+  bool planar;  // CHW input (the user's tensor) instead of HWC
 };
 
 void check_conv(const Context& ctx, const Case& s, std::uint32_t seed) {
@@ -30,32 +29,39 @@ void check_conv(const Context& ctx, const Case& s, std::uint32_t seed) {
   const auto bias = random_vector(s.cout, seed + 2);
   const ImageView in = s.planar ? ImageView::chw(input.data(), s.h, s.w, s.cin) : ImageView::hwc(input.data(), s.h, s.w, s.cin);
 
-  std::size_t scratch_size = rk::conv2d_scratch_floats(g, s.cin, oh * ow, !s.planar);
-  if (s.scratch_cap) scratch_size = std::min(scratch_size, s.scratch_cap);
-  std::vector<float> scratch(scratch_size + 1), fast(static_cast<std::size_t>(oh) * ow * s.cout), slow(fast.size());
+  const std::size_t pixels = static_cast<std::size_t>(oh) * ow;
+  std::vector<float> fast(pixels * s.cout), slow(fast.size());
+  std::vector<double> sum(s.cout), sum_sq(s.cout), scratch(rk::conv2d_stats_scratch_doubles(oh * ow, s.cout));
   const auto packed = rk::pack_conv_weights(w.data(), bias.data(), s.cout, s.cin, s.kernel);
-  rk::conv2d(ctx, in, g, packed, fast.data(), s.cout, {rk::Activation::silu, false}, scratch.data(), scratch_size);
+  rk::conv2d(ctx, in, g, packed, fast.data(), s.cout,
+             {rk::Activation::silu, false, nullptr, nullptr, {sum.data(), sum_sq.data(), scratch.data()}});
   rk::reference::conv2d(in.data, s.h, s.w, s.cin, in.stride_y, in.stride_x, in.stride_c, w.data(), bias.data(), s.cout,
                         s.kernel, s.stride, s.pad, rk::Activation::silu, slow.data(), s.cout);
   INFO("cin=" << s.cin << " cout=" << s.cout << " k=" << s.kernel << "/" << s.stride << " pad " << s.pad << " input "
               << s.h << "x" << s.w << (s.planar ? " CHW" : " HWC"));
   CHECK(riformer::testing::max_abs_diff(fast, slow) < 1e-4);
+  for (int c = 0; c < s.cout; ++c) {  // the column sums of what was written
+    double want = 0, want_sq = 0;
+    for (std::size_t p = 0; p < pixels; ++p) want += fast[p * s.cout + c], want_sq += double(fast[p * s.cout + c]) * fast[p * s.cout + c];
+    CHECK(std::abs(sum[c] - want) <= 1e-6 * (1 + std::abs(want)) * pixels);
+    CHECK(std::abs(sum_sq[c] - want_sq) <= 1e-6 * (1 + want_sq));
+  }
 }
 
 }  // namespace
 
 TEST_CASE("conv2d matches the direct scalar convolution") {
   const Case cases[] = {
-      {3, 64, 7, 4, 2, 31, 45, true, 0},     // stem, odd size
-      {3, 16, 7, 4, 2, 3, 3, true, 0},       // smallest input the stem takes
-      {3, 24, 7, 4, 2, 64, 96, false, 0},    // stem on HWC input
-      {5, 7, 3, 2, 1, 9, 10, false, 0},      // downsample, odd channels
-      {16, 33, 3, 2, 1, 1, 1, false, 0},     // 1x1 input: all border
-      {16, 33, 3, 1, 1, 7, 7, false, 0},     // YOLO 3x3 same-size
-      {20, 40, 3, 1, 1, 13, 11, false, 200},  // scratch for a few pixels only: many tiles
-      {4, 8, 1, 1, 0, 5, 6, false, 0},       // pointwise on HWC: straight GEMM
-      {4, 8, 1, 1, 0, 5, 6, true, 0},        // pointwise on CHW: through im2col
-      {64, 128, 3, 2, 1, 20, 30, false, 0},
+      {3, 64, 7, 4, 2, 31, 45, true},     // stem, odd size
+      {3, 16, 7, 4, 2, 3, 3, true},       // smallest input the stem takes
+      {3, 24, 7, 4, 2, 64, 96, false},    // stem on HWC input
+      {5, 7, 3, 2, 1, 9, 10, false},      // downsample, odd channels
+      {16, 33, 3, 2, 1, 1, 1, false},     // 1x1 input: all border
+      {16, 33, 3, 1, 1, 7, 7, false},     // YOLO 3x3 same-size
+      {20, 40, 3, 1, 1, 53, 41, false},   // many chunks
+      {4, 8, 1, 1, 0, 5, 6, false},       // pointwise on HWC: straight GEMM
+      {4, 8, 1, 1, 0, 5, 6, true},        // pointwise on CHW: through im2col
+      {64, 128, 3, 2, 1, 20, 30, false},
   };
   for (int threads : {1, 2}) {
     Context ctx(threads);
@@ -75,9 +81,8 @@ TEST_CASE("conv2d reads channel slices of wider buffers and writes into slices")
     const ImageView in = ImageView::hwc(buffer.data() + 10, h, w, cin, in_stride);
     const auto wts = random_vector(static_cast<std::size_t>(cout) * cin * kernel * kernel, 4);
     const auto packed = rk::pack_conv_weights(wts.data(), nullptr, cout, cin, kernel);
-    std::vector<float> scratch(rk::conv2d_scratch_floats(g, cin, h * w) + 1);
     std::vector<float> fast(static_cast<std::size_t>(h) * w * out_stride, 7.0f), slow = fast;
-    rk::conv2d(ctx, in, g, packed, fast.data(), out_stride, {}, scratch.data(), scratch.size());
+    rk::conv2d(ctx, in, g, packed, fast.data(), out_stride);
     rk::reference::conv2d(in.data, h, w, cin, in.stride_y, in.stride_x, in.stride_c, wts.data(), nullptr, cout, kernel, 1,
                           kernel / 2, rk::Activation::none, slow.data(), out_stride);
     INFO("kernel " << kernel);
@@ -90,9 +95,8 @@ TEST_CASE("conv2d rejects inputs smaller than its kernel") {
   const rk::ConvGeometry g{7, 4, 2};
   const auto w = random_vector(3 * 3 * 49, 1);
   const auto packed = rk::pack_conv_weights(w.data(), nullptr, 3, 3, 7);
-  std::vector<float> in(2 * 2 * 3), out(16), scratch(1024);
-  const std::string msg = riformer::testing::error_message([&] {
-    rk::conv2d(ctx, ImageView::chw(in.data(), 2, 2, 3), g, packed, out.data(), 3, {}, scratch.data(), scratch.size());
-  });
+  std::vector<float> in(2 * 2 * 3), out(16);
+  const std::string msg =
+      riformer::testing::error_message([&] { rk::conv2d(ctx, ImageView::chw(in.data(), 2, 2, 3), g, packed, out.data(), 3); });
   CHECK(riformer::testing::contains(msg, "2x2"));
 }

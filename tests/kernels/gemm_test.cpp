@@ -1,6 +1,7 @@
 // The packed GEMM against its scalar twin, over sizes that are not multiples
 // of any tile (rows past MR, columns past NR, depths around KC), strided
-// operands, every epilogue, and one and two threads.
+// operands, every epilogue (activations, plain and scaled residuals, column
+// sums) and the affine prologue, on one and two threads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -20,44 +21,85 @@ struct Case {
   int m, k, n;
 };
 
-void check_gemm(const Context& ctx, Case s, rk::Activation act, bool accumulate, std::uint32_t seed) {
+struct Variant {
+  rk::Activation act;
+  bool accumulate, scaled_residual, prologue, stats;
+};
+
+void check_gemm(const Context& ctx, Case s, const Variant& v, std::uint32_t seed) {
   const std::size_t lda = s.k + 3, ldc = s.n + 5;  // strided rows: a slice of a wider buffer
   const auto a = random_vector(s.m * lda, seed);
   const auto b = random_vector(static_cast<std::size_t>(s.k) * s.n, seed + 1);
   const auto bias = random_vector(s.n, seed + 2);
   const auto c0 = random_vector(s.m * ldc, seed + 3);  // the residual, and the sentinel in the gaps
+  const auto in_scale = random_vector(s.k, seed + 4, 0.5f, 1.5f), in_shift = random_vector(s.k, seed + 5);
+  const auto res_scale = random_vector(s.n, seed + 6, 0.5f, 1.5f), res_shift = random_vector(s.n, seed + 7);
   std::vector<float> fast = c0, slow = c0;
+  std::vector<double> sum(s.n, 0.5), sum_sq(s.n, 0.25), ref_sum = sum, ref_sum_sq = sum_sq;  // stats add to what is there
+  std::vector<double> scratch(rk::gemm_stats_scratch_doubles(s.m, s.n));
 
   const auto packed = rk::pack_matrix(b.data(), bias.data(), s.k, s.n);
-  rk::gemm(ctx, s.m, a.data(), lda, packed, fast.data(), ldc, {act, accumulate});
-  rk::reference::gemm(s.m, s.n, s.k, a.data(), lda, b.data(), bias.data(), act, accumulate, slow.data(), ldc);
+  rk::GemmEpilogue ep{v.act, v.accumulate, v.scaled_residual ? res_scale.data() : nullptr,
+                      v.scaled_residual ? res_shift.data() : nullptr};
+  if (v.stats) ep.stats = {sum.data(), sum_sq.data(), scratch.data()};
+  const rk::GemmPrologue pro = v.prologue ? rk::GemmPrologue{in_scale.data(), in_shift.data()} : rk::GemmPrologue{};
+  rk::gemm(ctx, s.m, a.data(), lda, packed, fast.data(), ldc, ep, pro);
 
+  rk::reference::GemmOptions o{pro.scale, pro.shift, v.act, v.accumulate, ep.residual_scale, ep.residual_shift,
+                               v.stats ? ref_sum.data() : nullptr, v.stats ? ref_sum_sq.data() : nullptr};
+  rk::reference::gemm(s.m, s.n, s.k, a.data(), lda, b.data(), bias.data(), slow.data(), ldc, o);
+
+  INFO("m=" << s.m << " k=" << s.k << " n=" << s.n << " act=" << int(v.act) << " accumulate=" << v.accumulate
+            << " scaled=" << v.scaled_residual << " prologue=" << v.prologue << " stats=" << v.stats);
   const double tol = 2e-6 * s.k + 1e-5;
   for (int i = 0; i < s.m; ++i) {
     for (int j = 0; j < s.n; ++j) {
       const double d = std::abs(fast[i * ldc + j] - slow[i * ldc + j]);
       if (!(d <= tol)) {
-        FAIL_CHECK("m=" << s.m << " k=" << s.k << " n=" << s.n << " act=" << int(act) << " acc=" << accumulate
-                        << " at (" << i << "," << j << "): " << fast[i * ldc + j] << " vs " << slow[i * ldc + j]);
+        FAIL_CHECK("at (" << i << "," << j << "): " << fast[i * ldc + j] << " vs " << slow[i * ldc + j]);
         return;
       }
     }
     for (std::size_t j = s.n; j < ldc; ++j) REQUIRE(fast[i * ldc + j] == c0[i * ldc + j]);  // gaps untouched
   }
+  if (v.stats)
+    for (int j = 0; j < s.n; ++j) {
+      // The sums are of the values written, so they agree as well as those do.
+      CHECK(std::abs(sum[j] - ref_sum[j]) <= tol * s.m);
+      CHECK(std::abs(sum_sq[j] - ref_sum_sq[j]) <= tol * s.m * (1 + std::abs(ref_sum_sq[j]) / s.m));
+    }
 }
 
 }  // namespace
 
-TEST_CASE("gemm matches the scalar twin on awkward sizes") {
-  const Case cases[] = {{1, 1, 1},   {7, 3, 5},     {13, 17, 31},  {14, 64, 32},  {15, 64, 33},  {49, 255, 64},
+TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and prologue") {
+  const Case cases[] = {{1, 1, 1},     {7, 3, 5},     {13, 17, 31},   {14, 64, 32},    {15, 64, 33},  {49, 255, 64},
                         {29, 256, 100}, {30, 257, 16}, {196, 600, 96}, {225, 40, 320}, {3, 1030, 48}, {300, 64, 1}};
+  const Variant variants[] = {
+      {rk::Activation::none, false, false, false, false}, {rk::Activation::gelu, false, false, false, false},
+      {rk::Activation::silu, false, false, false, false}, {rk::Activation::none, true, false, false, false},
+      {rk::Activation::gelu, true, false, false, false},  {rk::Activation::silu, true, false, false, false},
+      {rk::Activation::none, true, true, false, true},    {rk::Activation::gelu, true, true, true, true},
+      {rk::Activation::gelu, false, false, true, false},  {rk::Activation::none, false, false, false, true},
+  };
   for (int threads : {1, 2}) {
     Context ctx(threads);
     std::uint32_t seed = 1;
     for (const Case& s : cases)
-      for (auto act : {rk::Activation::none, rk::Activation::gelu, rk::Activation::silu})
-        for (bool accumulate : {false, true}) check_gemm(ctx, s, act, accumulate, seed += 10);
+      for (const Variant& v : variants) check_gemm(ctx, s, v, seed += 10);
   }
+}
+
+TEST_CASE("column sums do not depend on the thread count") {
+  const int m = 3000, k = 64, n = 96;
+  const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);
+  const auto packed = rk::pack_matrix(b.data(), nullptr, k, n);
+  std::vector<double> s1(n), q1(n), s2(n), q2(n), scratch(rk::gemm_stats_scratch_doubles(m, n));
+  std::vector<float> c(m * n);
+  rk::gemm(Context(1), m, a.data(), k, packed, c.data(), n, rk::GemmEpilogue{.stats = {s1.data(), q1.data(), scratch.data()}});
+  rk::gemm(Context(2), m, a.data(), k, packed, c.data(), n, rk::GemmEpilogue{.stats = {s2.data(), q2.data(), scratch.data()}});
+  CHECK(s1 == s2);
+  CHECK(q1 == q2);
 }
 
 TEST_CASE("gemm leaves rows outside m alone") {
@@ -70,7 +112,7 @@ TEST_CASE("gemm leaves rows outside m alone") {
   rk::gemm(ctx, m, a.data(), k, packed, c.data(), n);
   for (int i = m * n; i < (m + 2) * n; ++i) CHECK(c[i] == 42.0f);
   std::vector<float> ref(m * n);
-  rk::reference::gemm(m, n, k, a.data(), k, b.data(), nullptr, rk::Activation::none, false, ref.data(), n);
+  rk::reference::gemm(m, n, k, a.data(), k, b.data(), nullptr, ref.data(), n);
   CHECK(riformer::testing::max_abs_diff(c.data(), ref.data(), m * n) < 1e-5);
 }
 

@@ -13,6 +13,9 @@
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/pipeline/detector_runner.hpp"
 
+// The replacements pair malloc with free correctly; GCC cannot see that.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace {
 std::atomic<long> g_allocations{0};
 }

@@ -10,6 +10,17 @@
 
 namespace riformer {
 
+// Forces inlining where a call would be a disaster: the micro-kernel's
+// unrolled loop bodies, whose accumulators must stay in registers. Without it
+// GCC keeps them inline in a small translation unit and, past its inlining
+// budget in a large one, calls them out of line with the accumulators in
+// memory (measured: 2.7x slower). Usable on functions and lambdas.
+#if defined(__GNUC__)
+#define RIFORMER_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define RIFORMER_ALWAYS_INLINE
+#endif
+
 // The best xsimd architecture enabled by the compiler flags.
 using DefaultArch = xsimd::default_arch;
 

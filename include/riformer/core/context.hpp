@@ -13,9 +13,9 @@ namespace riformer {
 
 class Context {
  public:
-  // Floats of scratch memory each thread owns (256 KiB: a packed block of
-  // activations for the GEMM, sized to stay in L2).
-  static constexpr std::size_t kScratchFloats = 64 * 1024;
+  // Floats of scratch memory each thread owns (512 KiB: a packed block of
+  // activations for the GEMM, or a row tile of a fused MLP, sized for L2).
+  static constexpr std::size_t kScratchFloats = 128 * 1024;
 
   // threads = 1 runs everything on the calling thread and starts no thread.
   explicit Context(int threads = 1) {

@@ -3,9 +3,15 @@
 // part, so a pool of one thread is just a loop: no thread is started, nothing is
 // locked, nothing is allocated (the embedded, single-core case). run() does not
 // allocate either: the job is passed as a function pointer and a context pointer.
+//
+// A forward pass is a burst of a few hundred short parallel regions, and waking
+// a sleeping thread costs tens of microseconds (more in a virtual machine). So
+// idle workers spin for a while before they sleep, and the caller spins while
+// it waits for the last task: between two regions of a burst nobody sleeps.
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -32,12 +38,17 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
+      stopping_flag_ = true;
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
   }
 
   [[nodiscard]] int size() const { return size_; }
+
+  // How long an idle worker spins for the next job before it sleeps, and how
+  // long the caller spins for the last task before it sleeps.
+  static constexpr std::chrono::microseconds kSpin{1000};
 
   // Calls fn(task, worker) for every task in [0, tasks), spread over the pool's
   // threads (worker in [0, size()), 0 being the caller), and returns when all are
@@ -56,20 +67,17 @@ class ThreadPool {
     job.tasks = tasks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job.generation = ++generation_;
+      job.generation = generation_.load(std::memory_order_relaxed) + 1;
       job_ = job;
       pending_.store(tasks, std::memory_order_relaxed);
       counter_.store(job.generation << 32, std::memory_order_release);
+      generation_.store(job.generation, std::memory_order_release);
     }
     wake_.notify_all();
     work_on(job, 0);
-    // Jobs are short: spin a little before blocking on the last task.
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin > 2048) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-        break;
-      }
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     }
   }
 
@@ -82,12 +90,12 @@ class ThreadPool {
   };
 
   // Claims tasks of `job` until none is left. The counter holds the job's
-  // generation in its high half, so a thread still looping on an older job can
-  // never claim (or skip) a task of a newer one.
+  // generation (mod 2^32) in its high half, so a thread still looping on an
+  // older job can never claim (or skip) a task of a newer one.
   void work_on(const Job& job, int worker) {
     std::uint64_t seen = counter_.load(std::memory_order_acquire);
     for (;;) {
-      if ((seen >> 32) != job.generation || static_cast<int>(seen & 0xffffffffu) >= job.tasks) return;
+      if ((seen >> 32) != (job.generation & 0xffffffffu) || static_cast<int>(seen & 0xffffffffu) >= job.tasks) return;
       if (!counter_.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       job.fn(job.context, static_cast<int>(seen & 0xffffffffu), worker);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -98,15 +106,29 @@ class ThreadPool {
     }
   }
 
+  // Spins until ready() or kSpin has passed; returns ready().
+  template <class Ready>
+  static bool spin_until(Ready ready) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 1;; ++i) {
+      if (ready()) return true;
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return ready();
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void worker_loop(int worker) {
     std::uint64_t seen = 0;
     for (;;) {
       Job job;
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_flag_.load(); });
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
         if (stopping_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
         job = job_;
       }
       work_on(job, worker);
@@ -117,8 +139,9 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};  // of the last job published; written under mutex_
   bool stopping_ = false;
+  std::atomic<bool> stopping_flag_{false};     // stopping_, readable while spinning
   Job job_;
   std::atomic<std::uint64_t> counter_{0};
   std::atomic<int> pending_{0};

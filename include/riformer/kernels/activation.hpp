@@ -23,24 +23,24 @@ template <Activation Act>
 
 // The error function on a vector; GELU's accuracy is this function's.
 template <class Arch>
-[[nodiscard]] inline xsimd::batch<float, Arch> erf(xsimd::batch<float, Arch> x) {
+[[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> erf(xsimd::batch<float, Arch> x) {
   return xsimd::erf(x);
 }
 
 template <class Arch>
-[[nodiscard]] inline xsimd::batch<float, Arch> gelu(xsimd::batch<float, Arch> x) {
+[[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> gelu(xsimd::batch<float, Arch> x) {
   using B = xsimd::batch<float, Arch>;
   return B(0.5f) * x * (B(1.0f) + erf(x * B(0.70710678118654752440f)));
 }
 
 template <class Arch>
-[[nodiscard]] inline xsimd::batch<float, Arch> silu(xsimd::batch<float, Arch> x) {
+[[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> silu(xsimd::batch<float, Arch> x) {
   using B = xsimd::batch<float, Arch>;
   return x / (B(1.0f) + xsimd::exp(-x));
 }
 
 template <Activation Act, class Arch>
-[[nodiscard]] inline xsimd::batch<float, Arch> activate(xsimd::batch<float, Arch> x) {
+[[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> activate(xsimd::batch<float, Arch> x) {
   if constexpr (Act == Activation::gelu) return gelu(x);
   else if constexpr (Act == Activation::silu) return silu(x);
   else return x;

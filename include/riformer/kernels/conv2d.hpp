@@ -1,18 +1,22 @@
 #pragma once
-// k x k convolution with stride and zero padding, as an im2col tile + GEMM:
-// output pixels are processed in tiles whose unrolled patches (one row of
-// kernel*kernel*cin values per pixel) fit in L2, and each tile goes through the
-// same packed GEMM as the 1x1 convolutions, epilogue included. A 1x1, stride-1,
-// unpadded convolution over channels-last input needs no im2col at all.
+// k x k convolution with stride and zero padding as a GEMM over unrolled
+// patches (im2col): each task unrolls the patches of its own chunk of output
+// pixels (one row of kernel*kernel*cin values per pixel) into its worker's
+// scratch, where they stay in cache for the micro-kernels that consume them.
+// One parallel region per convolution, no patch buffer in memory, and the
+// GEMM's epilogue (bias, activation, residual, column sums) as is. A 1x1,
+// stride-1, unpadded convolution over channels-last input is a plain GEMM.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <vector>
 
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
 #include "riformer/core/image_view.hpp"
 #include "riformer/kernels/gemm.hpp"
+#include "riformer/kernels/gemm_microkernel.hpp"
 
 namespace riformer::kernels {
 
@@ -47,20 +51,32 @@ template <class Arch = DefaultArch>
 inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int first, int count, float* cols) {
   const int cin = in.channels, kk = g.kernel;
   const std::size_t row_len = static_cast<std::size_t>(kk) * kk * cin;
+  // Channels-last and dense along x: the taps of one kernel row are one run of kernel*cin floats.
+  const bool runs = in.channels_contiguous() && in.stride_x == cin;
   for (int j = 0; j < count; ++j) {
     const int pixel = first + j, oy = pixel / out_w, ox = pixel % out_w;
     float* row = cols + j * row_len;
+    const int x0 = ox * g.stride - g.pad;
     for (int ky = 0; ky < kk; ++ky) {
       const int iy = oy * g.stride - g.pad + ky;
-      for (int kx = 0; kx < kk; ++kx) {
-        const int ix = ox * g.stride - g.pad + kx;
-        float* dst = row + static_cast<std::size_t>(ky * kk + kx) * cin;
-        if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) {
+      float* dst = row + static_cast<std::size_t>(ky) * kk * cin;
+      if (iy < 0 || iy >= in.height) {
+        std::fill(dst, dst + static_cast<std::size_t>(kk) * cin, 0.0f);
+        continue;
+      }
+      const float* line = in.data + iy * in.stride_y;
+      if (runs && x0 >= 0 && x0 + kk <= in.width) {
+        std::memcpy(dst, line + x0 * in.stride_x, sizeof(float) * static_cast<std::size_t>(kk) * cin);
+        continue;
+      }
+      for (int kx = 0; kx < kk; ++kx, dst += cin) {
+        const int ix = x0 + kx;
+        if (ix < 0 || ix >= in.width) {
           std::fill(dst, dst + cin, 0.0f);
         } else if (in.channels_contiguous()) {
-          std::memcpy(dst, in.data + iy * in.stride_y + ix * in.stride_x, sizeof(float) * static_cast<std::size_t>(cin));
+          std::memcpy(dst, line + ix * in.stride_x, sizeof(float) * static_cast<std::size_t>(cin));
         } else {
-          const float* src = in.data + iy * in.stride_y + ix * in.stride_x;
+          const float* src = line + ix * in.stride_x;
           for (int c = 0; c < cin; ++c) dst[c] = src[c * in.stride_c];
         }
       }
@@ -68,42 +84,88 @@ inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int fi
   }
 }
 
-// Floats of scratch conv2d() wants for one im2col tile (none for a pointwise
-// convolution over dense channels-last input, which is a plain GEMM).
-// Tiles hold about 512 KiB of patches, and at least one pixel.
-[[nodiscard]] inline std::size_t conv2d_scratch_floats(const ConvGeometry& g, int cin, int out_pixels,
-                                                       bool dense_channels_last_input = true) {
-  if (g.is_pointwise() && dense_channels_last_input) return 0;
-  const std::size_t row_len = static_cast<std::size_t>(g.kernel) * g.kernel * cin;
-  const std::size_t rows = std::clamp<std::size_t>((128 * 1024) / row_len, 1, static_cast<std::size_t>(out_pixels));
-  return rows * row_len;
+// Output pixels per chunk of a conv with patch length k: the unit of work and
+// of ColumnStats' partial sums; its patches fill at most the worker's scratch.
+template <class Arch = DefaultArch>
+[[nodiscard]] int conv2d_chunk_rows(int k) {
+  constexpr int MR = GemmTiles<Arch>::MR;
+  return std::clamp(static_cast<int>(Context::kScratchFloats / static_cast<std::size_t>(k)) / MR * MR, MR, 8 * MR);
+}
+
+namespace detail {
+
+template <class Arch, Activation Act, bool AddAfter>
+void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
+                   std::size_t ldc, const GemmEpilogue& ep) {
+  constexpr int NR = GemmTiles<Arch>::NR;
+  const int out_w = g.out_width(in.width), pixels = g.out_height(in.height) * out_w;
+  const int k = w.k, n = w.n, panels = w.panels();
+  const int chunk = conv2d_chunk_rows<Arch>(k);
+  const int chunks = (pixels + chunk - 1) / chunk;
+  const Split split = split_columns(chunks, panels, ctx.threads());
+  const bool stats = ep.stats.sum != nullptr;
+
+  ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
+    const int index = task / split.column_groups, first = index * chunk, rows = std::min(chunk, pixels - first);
+    const int p_begin = (task % split.column_groups) * split.panels_per_group;
+    const int p_end = std::min(panels, p_begin + split.panels_per_group);
+    float* patches = ctx.scratch(worker);  // (rows, k)
+    im2col(in, g, out_w, first, rows, patches);
+    double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(index) * 2 * n : nullptr;
+    if (stats)
+      for (int j = p_begin * NR; j < std::min(n, p_end * NR); ++j) part[j] = part[n + j] = 0.0;
+    tiles<Arch, Act, AddAfter>(patches, static_cast<std::size_t>(k), rows, w, p_begin, p_end,
+                               out + static_cast<std::size_t>(first) * ldc, ldc, ep, part);
+  });
+  if (stats) reduce_column_stats(ep.stats, chunks, n);
+}
+
+}  // namespace detail
+
+// Doubles of ColumnStats::scratch conv2d() needs (like gemm_stats_scratch_doubles).
+template <class Arch = DefaultArch>
+[[nodiscard]] std::size_t conv2d_stats_scratch_doubles(int out_pixels, int cout) {
+  return gemm_stats_scratch_doubles<Arch>(out_pixels, cout);
 }
 
 // out (channels-last, pixel stride ldc) = epilogue(conv(in, w) + bias).
 template <class Arch = DefaultArch>
 void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
-            std::size_t ldc, GemmEpilogue epilogue, float* scratch, std::size_t scratch_floats) {
-  require(g.accepts(in.height, in.width), "conv2d: a ", in.height, "x", in.width, " input is smaller than the ",
-          g.kernel, "x", g.kernel, " kernel with padding ", g.pad);
-  const int out_h = g.out_height(in.height), out_w = g.out_width(in.width);
-  const int pixels = out_h * out_w;
+            std::size_t ldc, const GemmEpilogue& epilogue = {}) {
+  require(g.accepts(in.height, in.width), "conv2d: a ", in.height, "x", in.width, " input is smaller than the ", g.kernel,
+          "x", g.kernel, " kernel with padding ", g.pad);
+  const int pixels = g.out_height(in.height) * g.out_width(in.width);
   if (g.is_pointwise() && in.channels_contiguous() && in.stride_y == static_cast<std::ptrdiff_t>(in.width) * in.stride_x) {
     gemm<Arch>(ctx, pixels, in.data, static_cast<std::size_t>(in.stride_x), w, out, ldc, epilogue);
     return;
   }
-  const std::size_t row_len = static_cast<std::size_t>(g.kernel) * g.kernel * in.channels;
-  require(w.k == static_cast<int>(row_len), "conv2d: weights expect depth ", w.k, ", patches have ", row_len);
-  const int tile = static_cast<int>(std::min<std::size_t>(scratch_floats / row_len, static_cast<std::size_t>(pixels)));
-  require(tile >= 1, "conv2d: scratch of ", scratch_floats, " floats cannot hold one ", row_len, "-value patch");
-  for (int first = 0; first < pixels; first += tile) {
-    const int count = std::min(tile, pixels - first);
-    // Unroll the tile's patches in parallel, one slice of pixels per task.
-    const int tasks = std::min(ctx.threads(), count);
-    ctx.parallel(tasks, [&](int task, int) {
-      const int begin = count * task / tasks, end = count * (task + 1) / tasks;
-      im2col(in, g, out_w, first + begin, end - begin, scratch + static_cast<std::size_t>(begin) * row_len);
-    });
-    gemm<Arch>(ctx, count, scratch, row_len, w, out + static_cast<std::size_t>(first) * ldc, ldc, epilogue);
+  const std::size_t k = static_cast<std::size_t>(g.kernel) * g.kernel * in.channels;
+  require(w.k == static_cast<int>(k), "conv2d: weights expect depth ", w.k, ", patches have ", k);
+  require(static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "conv2d: patches of ", k,
+          " values do not fit the worker scratch");
+  require(!epilogue.stats.sum || (epilogue.stats.sum_sq && epilogue.stats.scratch), "conv2d: column stats need sum_sq and scratch");
+  if constexpr (!kIsSimd<Arch>) {
+    // No SIMD unit: unroll one pixel at a time and multiply with the scalar GEMM.
+    float* patch = ctx.scratch(0);
+    for (int p = 0; p < pixels; ++p) {
+      im2col(in, g, g.out_width(in.width), p, 1, patch);
+      reference::GemmOptions o{nullptr, nullptr, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
+                               epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
+      reference::gemm(1, w.n, w.k, patch, k, w.weights.data(), w.bias.data(), out + static_cast<std::size_t>(p) * ldc, ldc, o);
+    }
+  } else {
+    using detail::conv2d_chunks;
+    const bool acc = epilogue.accumulate;
+    switch (epilogue.act) {
+      case Activation::none:
+        return conv2d_chunks<Arch, Activation::none, false>(ctx, in, g, w, out, ldc, epilogue);
+      case Activation::gelu:
+        return acc ? conv2d_chunks<Arch, Activation::gelu, true>(ctx, in, g, w, out, ldc, epilogue)
+                   : conv2d_chunks<Arch, Activation::gelu, false>(ctx, in, g, w, out, ldc, epilogue);
+      case Activation::silu:
+        return acc ? conv2d_chunks<Arch, Activation::silu, true>(ctx, in, g, w, out, ldc, epilogue)
+                   : conv2d_chunks<Arch, Activation::silu, false>(ctx, in, g, w, out, ldc, epilogue);
+    }
   }
 }
 

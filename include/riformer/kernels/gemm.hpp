@@ -1,45 +1,33 @@
 #pragma once
 // The GEMM behind every 1x1 convolution (and, through im2col, every k x k one):
 //
-//   C[i, 0:n] = epilogue( A[i, 0:k] . B + bias ),  i in [0, m)
+//   C[i, 0:n] = epilogue( prologue(A[i, 0:k]) . B + bias ),  i in [0, m)
 //
 // A is the activation matrix, channels-last (one row per pixel, row stride lda);
 // B is the layer's weight matrix (k x n), packed once at load into panels of NR
 // columns; C is written with row stride ldc, so a layer can write straight into
-// its slice of a concatenated buffer. The epilogue (bias, activation, residual
-// add) runs while the tile is still in registers.
+// its slice of a concatenated buffer. The prologue is a per-column affine of A
+// (a GroupNorm folded into the consumer); the epilogue (bias, activation,
+// scaled residual, column sums) runs while the tile is still in registers, so
+// none of these costs a pass over memory.
 //
-// Blocking (BLIS-style, rows of C along pixels, vectors along channels):
-//   for each block of MC rows and KC depth: pack A into MR-row tiles (scratch, L2)
-//     for each panel of NR columns (KC x NR of B stays in L1)
-//       for each MR-row tile: MR x NR register micro-kernel.
+// Work is split into chunks of rows (and, when there are few, of panels); a
+// chunk runs MR-row micro tiles over every panel of its range, reading A's rows
+// in place (see gemm_microkernel.hpp for why they are not packed).
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <utility>
 
 #include "riformer/core/aligned_buffer.hpp"
 #include "riformer/core/arch.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
 #include "riformer/kernels/activation.hpp"
+#include "riformer/kernels/gemm_microkernel.hpp"
 #include "riformer/kernels/reference.hpp"
 
 namespace riformer::kernels {
-
-// Tile sizes for an architecture. NR is two vectors wide; MR fills the remaining
-// registers with accumulators (AVX-512: 14 x 32 uses 28 of 32 zmm; AVX2: 6 x 16).
-template <class Arch>
-struct GemmTiles {
-  static constexpr int kLanes = vector_floats<Arch>();
-  static constexpr int kVectorsPerRow = 2;
-  static constexpr int NR = kLanes * kVectorsPerRow;
-  static constexpr int MR = kIsSimd<Arch> ? (vector_registers<Arch>() - kVectorsPerRow - 1) / kVectorsPerRow : 1;
-  static constexpr int KC = 256;                     // KC x NR floats of B: 32 KiB on AVX-512 (L1)
-  static constexpr int MC = MR * 16;                 // MC x KC floats of packed A: <= 224 KiB (L2)
-  static_assert(static_cast<std::size_t>(MC) * KC <= Context::kScratchFloats, "packed A block must fit the scratch");
-};
 
 // A k x n weight matrix with its bias, packed for gemm(): panel p holds columns
 // [p*NR, p*NR + NR) as k rows of NR floats; columns past n are zero, so the
@@ -80,186 +68,162 @@ template <class Arch = DefaultArch>
   return p;
 }
 
-// What happens to a tile after the dot products: out = act(acc + bias), then
-// plus the previous contents of C when `accumulate` (a residual connection).
+// A'[i, j] = A[i, j] * scale[j] + shift[j], applied while A is packed; both
+// null: A as it is. (k values each.)
+struct GemmPrologue {
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+};
+
+// Per-column sums of the values written, for a GroupNorm that follows: gemm
+// adds sum_i C[i, j] to sum[j] and sum_i C[i, j]^2 to sum_sq[j]. The partial
+// sums of each block of rows go to `scratch` and are added in row order, so
+// the result does not depend on the thread count or schedule.
+struct ColumnStats {
+  double* sum = nullptr;
+  double* sum_sq = nullptr;
+  double* scratch = nullptr;  // gemm_stats_scratch_doubles(m, n) doubles
+};
+
+// What happens to a tile after the dot products:
+//   out = act(acc + bias)                                     (accumulate = false)
+//   out = act(acc + bias) + C * residual_scale + residual_shift  (accumulate = true;
+//         scale and shift are per column, null meaning 1 and 0: a plain residual add)
+// plus, with stats.sum set, the column sums of out.
 struct GemmEpilogue {
   Activation act = Activation::none;
   bool accumulate = false;
+  const float* residual_scale = nullptr;
+  const float* residual_shift = nullptr;
+  ColumnStats stats{};
 };
+
+// Rows per chunk of work: also the unit of ColumnStats' partial sums, so it
+// depends on the shape only, never on the thread count. With a prologue, a
+// chunk's transformed rows must fit the worker's scratch.
+template <class Arch = DefaultArch>
+[[nodiscard]] int gemm_chunk_rows(int k, bool prologue) {
+  constexpr int MR = GemmTiles<Arch>::MR;
+  const int rows = 8 * MR;
+  if (!prologue) return rows;
+  return std::min(rows, std::max(MR, static_cast<int>(Context::kScratchFloats / static_cast<std::size_t>(k)) / MR * MR));
+}
+
+// Doubles of ColumnStats::scratch a gemm of m rows and n columns needs (an upper bound for any depth).
+template <class Arch = DefaultArch>
+[[nodiscard]] std::size_t gemm_stats_scratch_doubles(int m, int n) {
+  const int rows_per_chunk = GemmTiles<Arch>::MR;  // the smallest chunk any depth uses
+  const std::size_t chunks = static_cast<std::size_t>((m + rows_per_chunk - 1) / rows_per_chunk);
+  return chunks * 2 * static_cast<std::size_t>(n);
+}
 
 namespace detail {
 
-template <int N, class F, int... I>
-inline void unroll_impl(F&& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>{}), ...);
-}
-// Calls f(integral_constant<int, i>) for i in [0, N), fully unrolled.
-template <int N, class F>
-inline void unroll(F&& f) {
-  unroll_impl<N>(std::forward<F>(f), std::make_integer_sequence<int, N>{});
-}
-
-// Packs rows [0, rows) x depth [0, kc) of a into MR-row tiles, depth-major within
-// a tile (tile t, depth p, row r at ((t * kc) + p) * MR + r); rows past `rows` are 0.
-template <int MR>
-inline void pack_a(const float* a, std::size_t lda, int rows, int kc, float* out) {
-  for (int t = 0; t < rows; t += MR) {
-    const int valid = std::min(MR, rows - t);
-    float* tile = out + static_cast<std::size_t>(t) * kc;
-    for (int r = 0; r < valid; ++r) {
-      const float* src = a + static_cast<std::size_t>(t + r) * lda;
-      for (int p = 0; p < kc; ++p) tile[p * MR + r] = src[p];
+// Adds the per-chunk partial column sums (chunk b at scratch + 2 n b) into stats, in chunk order.
+inline void reduce_column_stats(const ColumnStats& stats, int chunks, int n) {
+  for (int b = 0; b < chunks; ++b) {
+    const double* part = stats.scratch + static_cast<std::size_t>(b) * 2 * n;
+    for (int j = 0; j < n; ++j) {
+      stats.sum[j] += part[j];
+      stats.sum_sq[j] += part[n + j];
     }
-    for (int r = valid; r < MR; ++r)
-      for (int p = 0; p < kc; ++p) tile[p * MR + r] = 0.0f;
   }
 }
 
-// One MR x NR tile of C over depth kc. `load_c`: start from C's contents (a
-// previous depth block, or the residual); `finish`: apply bias, activation and
-// (AddAfter) the residual read from C, else store the raw partial sums.
+// The tile epilogue of panel p of b, with the chunk's partial sums `part` (or null).
+inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue& ep, double* part) {
+  const int col0 = p * b.panel_width;
+  return {b.bias.data() + col0, ep.residual_scale ? ep.residual_scale + col0 : nullptr,
+          ep.residual_shift ? ep.residual_shift + col0 : nullptr, part ? part + col0 : nullptr,
+          part ? part + b.n + col0 : nullptr};
+}
+
+// MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into c.
 template <class Arch, Activation Act, bool AddAfter>
-inline void micro_tile(int kc, const float* ap, const float* bp, float* c, std::size_t ldc, int rows, int cols,
-                       const float* bias, bool load_c, bool finish) {
-  using B = xsimd::batch<float, Arch>;
-  using T = GemmTiles<Arch>;
-  constexpr int MR = T::MR, NR = T::NR, L = T::kLanes;
-  const bool full = cols == NR;
+inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
+                  std::size_t ldc, const GemmEpilogue& ep, double* part) {
+  constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
+  const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
+  for (int t = 0; t < rows; t += MR)
+    for (int p = p_begin; p < p_end; ++p)
+      micro_tile<Arch, Act, AddAfter>(b.k, a + static_cast<std::size_t>(t) * lda, lda, std::min(MR, rows - t), b.panel(p),
+                                      c + static_cast<std::size_t>(t) * ldc + p * NR, ldc, std::min(NR, b.n - p * NR),
+                                      start, panel_finish(b, p, ep, part));
+}
 
-  // Partial column tiles go through a small aligned buffer (only the last panel).
-  alignas(kBufferAlignment) float edge[MR * NR];
-  float* dst = c;
-  std::size_t ld = ldc;
-  if (!full) {
-    for (int r = 0; r < rows; ++r) {
-      std::memcpy(edge + r * NR, c + r * ldc, sizeof(float) * static_cast<std::size_t>(cols));
-      std::fill(edge + r * NR + cols, edge + (r + 1) * NR, 0.0f);
-    }
-    dst = edge;
-    ld = NR;
-  }
-
-  B acc[MR][2];
-  if (load_c) {
-    unroll<MR>([&](auto r) {
-      if (r < rows) {
-        acc[r][0] = B::load_unaligned(dst + r * ld);
-        acc[r][1] = B::load_unaligned(dst + r * ld + L);
-      } else {
-        acc[r][0] = acc[r][1] = B(0.0f);
-      }
-    });
-  } else {
-    unroll<MR>([&](auto r) { acc[r][0] = acc[r][1] = B(0.0f); });
-  }
-
-  for (int p = 0; p < kc; ++p) {
-    const B b0 = B::load_aligned(bp);
-    const B b1 = B::load_aligned(bp + L);
-    unroll<MR>([&](auto r) {
-      const B av(ap[r]);
-      acc[r][0] = xsimd::fma(av, b0, acc[r][0]);
-      acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
-    });
-    ap += MR;
-    bp += NR;
-  }
-
-  if (finish) {
-    const B bias0 = B::load_aligned(bias), bias1 = B::load_aligned(bias + L);
-    unroll<MR>([&](auto r) {
-      if (r < rows) {
-        B v0 = activate<Act>(acc[r][0] + bias0);
-        B v1 = activate<Act>(acc[r][1] + bias1);
-        if constexpr (AddAfter) {
-          v0 += B::load_unaligned(dst + r * ld);
-          v1 += B::load_unaligned(dst + r * ld + L);
-        }
-        v0.store_unaligned(dst + r * ld);
-        v1.store_unaligned(dst + r * ld + L);
-      }
-    });
-  } else {
-    unroll<MR>([&](auto r) {
-      if (r < rows) {
-        acc[r][0].store_unaligned(dst + r * ld);
-        acc[r][1].store_unaligned(dst + r * ld + L);
-      }
-    });
-  }
-
-  if (!full)
-    for (int r = 0; r < rows; ++r) std::memcpy(c + r * ldc, edge + r * NR, sizeof(float) * static_cast<std::size_t>(cols));
+// How a gemm of `chunks` chunks and `panels` panels is split into tasks: with
+// few chunks (small images, deep stages) the panels are split too.
+struct Split {
+  int column_groups, panels_per_group;
+};
+inline Split split_columns(int chunks, int panels, int threads) {
+  int groups = 1;
+  if (chunks < 2 * threads) groups = std::min(panels, (2 * threads + chunks - 1) / chunks);
+  const int per_group = (panels + groups - 1) / groups;
+  return {(panels + per_group - 1) / per_group, per_group};
 }
 
 template <class Arch, Activation Act, bool AddAfter>
-void gemm_blocked(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
-                  std::size_t ldc, bool residual_in_c) {
-  using T = GemmTiles<Arch>;
-  constexpr int MR = T::MR, NR = T::NR, MC = T::MC;
+void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
+                 std::size_t ldc, const GemmPrologue& pro, const GemmEpilogue& ep) {
+  constexpr int NR = GemmTiles<Arch>::NR;
   const int k = b.k, n = b.n, panels = b.panels();
-  // An activation before the residual add needs the whole depth in registers.
-  const int kc_max = AddAfter ? k : T::KC;
-  const int mc = (AddAfter ? std::max(MR, static_cast<int>(Context::kScratchFloats / k) / MR * MR) : MC);
-  require(static_cast<std::size_t>(MR) * k <= Context::kScratchFloats,
-          "gemm: depth ", k, " too large for the packing scratch");
+  const bool prologue = pro.scale != nullptr;
+  require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
+          " too large for the prologue scratch");
+  const int chunk = gemm_chunk_rows<Arch>(k, prologue);
+  const int chunks = (m + chunk - 1) / chunk;
+  const Split split = split_columns(chunks, panels, ctx.threads());
+  const bool stats = ep.stats.sum != nullptr;
 
-  const int row_blocks = (m + mc - 1) / mc;
-  // With few row blocks (small images, deep stages) split the columns too.
-  int col_groups = 1;
-  if (row_blocks < 2 * ctx.threads()) col_groups = std::min(panels, (2 * ctx.threads() + row_blocks - 1) / row_blocks);
-  const int panels_per_group = (panels + col_groups - 1) / col_groups;
-  col_groups = (panels + panels_per_group - 1) / panels_per_group;
-
-  ctx.parallel(row_blocks * col_groups, [&](int task, int worker) {
-    const int i0 = (task / col_groups) * mc;
-    const int rows = std::min(mc, m - i0);
-    const int p_begin = (task % col_groups) * panels_per_group;
-    const int p_end = std::min(panels, p_begin + panels_per_group);
-    float* packed = ctx.scratch(worker);
-    for (int k0 = 0; k0 < k; k0 += kc_max) {
-      const int kc = std::min(kc_max, k - k0);
-      const bool first = k0 == 0, last = k0 + kc == k;
-      pack_a<MR>(a + static_cast<std::size_t>(i0) * lda + k0, lda, rows, kc, packed);
-      for (int p = p_begin; p < p_end; ++p) {
-        const int cols = std::min(NR, n - p * NR);
-        const float* bp = b.panel(p) + static_cast<std::size_t>(k0) * NR;
-        for (int t = 0; t < rows; t += MR) {
-          micro_tile<Arch, Act, AddAfter>(kc, packed + static_cast<std::size_t>(t) * kc, bp,
-                                          c + static_cast<std::size_t>(i0 + t) * ldc + p * NR, ldc,
-                                          std::min(MR, rows - t), cols, b.bias.data() + p * NR,
-                                          /*load_c=*/!first || residual_in_c, /*finish=*/last);
-        }
-      }
+  ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
+    const int index = task / split.column_groups, i0 = index * chunk, rows = std::min(chunk, m - i0);
+    const int p_begin = (task % split.column_groups) * split.panels_per_group;
+    const int p_end = std::min(panels, p_begin + split.panels_per_group);
+    const float* rows_a = a + static_cast<std::size_t>(i0) * lda;
+    std::size_t ld = lda;
+    if (prologue) {  // this chunk's rows, normalized, in the worker's scratch
+      affine_rows<Arch>(rows_a, lda, rows, k, pro.scale, pro.shift, ctx.scratch(worker));
+      rows_a = ctx.scratch(worker);
+      ld = static_cast<std::size_t>(k);
     }
+    double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(index) * 2 * n : nullptr;
+    if (stats)
+      for (int j = p_begin * NR; j < std::min(n, p_end * NR); ++j) part[j] = part[n + j] = 0.0;
+    tiles<Arch, Act, AddAfter>(rows_a, ld, rows, b, p_begin, p_end, c + static_cast<std::size_t>(i0) * ldc, ldc, ep, part);
   });
+  if (stats) reduce_column_stats(ep.stats, chunks, n);
 }
 
 }  // namespace detail
 
-// C = epilogue(A . B + bias); see the top of this file. `a` and `c` must not overlap.
+// C = epilogue(prologue(A) . B + bias); see the top of this file. `a` and `c` must not overlap.
 template <class Arch = DefaultArch>
-void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
-          std::size_t ldc, GemmEpilogue epilogue = {}) {
+void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c, std::size_t ldc,
+          const GemmEpilogue& epilogue = {}, const GemmPrologue& prologue = {}) {
   if (m <= 0) return;
+  require(!epilogue.stats.sum || (epilogue.stats.sum_sq && epilogue.stats.scratch), "gemm: column stats need sum_sq and scratch");
+  require((prologue.scale == nullptr) == (prologue.shift == nullptr), "gemm: the prologue needs both scale and shift");
   if constexpr (!kIsSimd<Arch>) {
     // No SIMD unit: panels are one column wide, i.e. b is stored k x n row-major.
-    reference::gemm(m, b.n, b.k, a, lda, b.weights.data(), b.bias.data(), epilogue.act, epilogue.accumulate, c, ldc);
+    reference::GemmOptions o{prologue.scale, prologue.shift, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
+                             epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
+    reference::gemm(m, b.n, b.k, a, lda, b.weights.data(), b.bias.data(), c, ldc, o);
   } else {
     require(b.panel_width == GemmTiles<Arch>::NR, "gemm: matrix packed for another architecture");
-    using detail::gemm_blocked;
+    using detail::gemm_chunks;
     // Without an activation the residual is the accumulator's starting value;
     // with one it must be added after the activation.
     const bool acc = epilogue.accumulate;
     switch (epilogue.act) {
       case Activation::none:
-        return gemm_blocked<Arch, Activation::none, false>(ctx, m, a, lda, b, c, ldc, acc);
+        return gemm_chunks<Arch, Activation::none, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
       case Activation::gelu:
-        return acc ? gemm_blocked<Arch, Activation::gelu, true>(ctx, m, a, lda, b, c, ldc, false)
-                   : gemm_blocked<Arch, Activation::gelu, false>(ctx, m, a, lda, b, c, ldc, false);
+        return acc ? gemm_chunks<Arch, Activation::gelu, true>(ctx, m, a, lda, b, c, ldc, prologue, epilogue)
+                   : gemm_chunks<Arch, Activation::gelu, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
       case Activation::silu:
-        return acc ? gemm_blocked<Arch, Activation::silu, true>(ctx, m, a, lda, b, c, ldc, false)
-                   : gemm_blocked<Arch, Activation::silu, false>(ctx, m, a, lda, b, c, ldc, false);
+        return acc ? gemm_chunks<Arch, Activation::silu, true>(ctx, m, a, lda, b, c, ldc, prologue, epilogue)
+                   : gemm_chunks<Arch, Activation::silu, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
     }
   }
 }

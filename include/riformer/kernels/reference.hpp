@@ -11,18 +11,41 @@
 
 namespace riformer::kernels::reference {
 
-// c[i, j] (row stride ldc) = act(sum_k a[i, k] * b[k, j] + bias[j]), plus the
-// previous c[i, j] when `accumulate`. a is M x K (row stride lda), b is K x N row-major.
-inline void gemm(int m, int n, int k, const float* a, std::size_t lda, const float* b, const float* bias,
-                 Activation act, bool accumulate, float* c, std::size_t ldc) {
+// What gemm() does around the dot products (kernels/gemm.hpp documents each).
+struct GemmOptions {
+  const float* prologue_scale = nullptr;  // a[i, p] * scale[p] + shift[p] instead of a[i, p]
+  const float* prologue_shift = nullptr;
+  Activation act = Activation::none;
+  bool accumulate = false;                // + previous c[i, j] * residual_scale[j] + residual_shift[j]
+  const float* residual_scale = nullptr;
+  const float* residual_shift = nullptr;
+  double* col_sum = nullptr;              // += sum_i of the written c[i, j]
+  double* col_sum_sq = nullptr;           // += sum_i of its square
+};
+
+// c[i, j] (row stride ldc) = act(sum_p a'[i, p] * b[p, j] + bias[j]) [+ residual],
+// a is M x K (row stride lda), b is K x N row-major.
+inline void gemm(int m, int n, int k, const float* a, std::size_t lda, const float* b, const float* bias, float* c,
+                 std::size_t ldc, const GemmOptions& o = {}) {
   for (int i = 0; i < m; ++i) {
     for (int j = 0; j < n; ++j) {
       double acc = bias ? bias[j] : 0.0;
-      for (int p = 0; p < k; ++p) acc += static_cast<double>(a[i * lda + p]) * b[static_cast<std::size_t>(p) * n + j];
+      for (int p = 0; p < k; ++p) {
+        const double av = o.prologue_scale ? static_cast<double>(a[i * lda + p]) * o.prologue_scale[p] + o.prologue_shift[p]
+                                           : a[i * lda + p];
+        acc += av * b[static_cast<std::size_t>(p) * n + j];
+      }
       float v = static_cast<float>(acc);
-      if (act == Activation::gelu) v = gelu(v);
-      if (act == Activation::silu) v = silu(v);
-      c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+      if (o.act == Activation::gelu) v = gelu(v);
+      if (o.act == Activation::silu) v = silu(v);
+      float& out = c[i * ldc + j];
+      if (o.accumulate)
+        v += out * (o.residual_scale ? o.residual_scale[j] : 1.0f) + (o.residual_shift ? o.residual_shift[j] : 0.0f);
+      out = v;
+      if (o.col_sum) {
+        o.col_sum[j] += v;
+        o.col_sum_sq[j] += static_cast<double>(v) * v;
+      }
     }
   }
 }

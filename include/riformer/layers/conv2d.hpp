@@ -26,16 +26,11 @@ class Conv2d {
     packed_ = kernels::pack_conv_weights(w.data.data(), b.data.data(), Cout, Cin, Kernel);
   }
 
-  // Scratch floats forward() needs for an in_h x in_w input.
-  [[nodiscard]] static std::size_t scratch_floats(int in_h, int in_w) {
-    return kernels::conv2d_scratch_floats(kGeometry, Cin, kGeometry.out_height(in_h) * kGeometry.out_width(in_w));
-  }
-
   // in: Cin channels; out: (out_h * out_w) pixels of Cout values, pixel stride ldc.
-  void forward(const Context& ctx, const ImageView& in, float* out, std::size_t ldc, float* scratch,
-               std::size_t scratch_size, kernels::GemmEpilogue epilogue = {}) const {
+  void forward(const Context& ctx, const ImageView& in, float* out, std::size_t ldc,
+               const kernels::GemmEpilogue& epilogue = {}) const {
     require(in.channels == Cin, "Conv2d: input has ", in.channels, " channels, expected ", Cin);
-    kernels::conv2d(ctx, in, kGeometry, packed_, out, ldc, epilogue, scratch, scratch_size);
+    kernels::conv2d(ctx, in, kGeometry, packed_, out, ldc, epilogue);
   }
 
  private:

@@ -57,17 +57,10 @@ class ConvBnSiLU {
 
   [[nodiscard]] static int out_size(int in) { return kGeometry.out_height(in); }
 
-  // Scratch floats forward() needs for an in_h x in_w input.
-  [[nodiscard]] static std::size_t scratch_floats(int in_h, int in_w) {
-    return kernels::conv2d_scratch_floats(kGeometry, Cin, out_size(in_h) * out_size(in_w));
-  }
-
   // in: Cin channels (any pixel stride); out: Cout values per pixel, pixel stride out_stride.
-  void forward(const Context& ctx, const ImageView& in, float* out, std::size_t out_stride, float* scratch,
-               std::size_t scratch_size) const {
+  void forward(const Context& ctx, const ImageView& in, float* out, std::size_t out_stride) const {
     require(in.channels == Cin, "ConvBnSiLU: input has ", in.channels, " channels, expected ", Cin);
-    kernels::conv2d(ctx, in, kGeometry, packed_, out, out_stride, {kernels::Activation::silu, false}, scratch,
-                    scratch_size);
+    kernels::conv2d(ctx, in, kGeometry, packed_, out, out_stride, {kernels::Activation::silu});
   }
 
  private:

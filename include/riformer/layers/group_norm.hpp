@@ -3,6 +3,7 @@
 // mean and variance are taken over the whole C x H x W map of the image, then
 // each channel gets its own gain and bias.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -18,6 +19,30 @@ inline constexpr double kGroupNormEps = 1e-5;
 
 // 1 / sqrt(variance + eps) in double, as the per-channel coefficients need it.
 [[nodiscard]] inline double inverse_std(const kernels::Moments& m) { return 1.0 / std::sqrt(m.variance + kGroupNormEps); }
+
+// Per-channel sums of a (pixels, channels) feature map, in double: what the
+// epilogue of the GEMM that wrote the map gathers, so the GroupNorm that reads
+// it needs no pass of its own over memory.
+struct ChannelSums {
+  double* sum = nullptr;     // (channels): sum over pixels of x[p, c]
+  double* sum_sq = nullptr;  // (channels): sum over pixels of x[p, c]^2
+  std::size_t pixels = 0;
+  int channels = 0;
+
+  void clear() const {
+    std::fill(sum, sum + channels, 0.0);
+    std::fill(sum_sq, sum_sq + channels, 0.0);
+  }
+};
+
+// GroupNorm(1)'s moments over the whole map, from its channel sums.
+[[nodiscard]] inline kernels::Moments moments(const ChannelSums& s) {
+  double total = 0, total_sq = 0;
+  for (int c = 0; c < s.channels; ++c) total += s.sum[c], total_sq += s.sum_sq[c];
+  const double n = static_cast<double>(s.pixels) * s.channels;
+  const double mean = total / n;
+  return {mean, std::max(0.0, total_sq / n - mean * mean)};
+}
 
 template <int C>
 class GroupNorm {
@@ -37,7 +62,12 @@ class GroupNorm {
   // y = GroupNorm(x) over `pixels` channels-last pixels; x dense, y with pixel
   // stride y_stride (0: dense); y may alias x when both are dense.
   void forward(const Context& ctx, const float* x, float* y, std::size_t pixels, std::size_t y_stride = 0) const {
-    const kernels::Moments m = kernels::moments(ctx, x, pixels * C);
+    apply(ctx, kernels::moments(ctx, x, pixels * C), x, y, pixels, y_stride);
+  }
+
+  // The same with the moments already known (e.g. from ChannelSums).
+  void apply(const Context& ctx, const kernels::Moments& m, const float* x, float* y, std::size_t pixels,
+             std::size_t y_stride = 0) const {
     const double rstd = inverse_std(m);
     std::array<float, C> scale, shift;
     for (int c = 0; c < C; ++c) {

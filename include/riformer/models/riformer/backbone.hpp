@@ -15,6 +15,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
@@ -40,10 +41,9 @@ struct BackboneWorkspace {
   std::array<int, 4> stage_h{}, stage_w{};
   AlignedBuffer memory;
   std::array<float*, 2> stream{};  // residual stream, ping-pong between stages: (h, w, d)
-  float* normed = nullptr;         // normalized stream, fc1's input: (h, w, d)
-  float* hidden = nullptr;         // MLP hidden activations: (h, w, d * ratio)
-  float* scratch = nullptr;        // im2col tiles of the strided convolutions
-  std::size_t scratch_size = 0;
+  float* hidden = nullptr;         // MLP hidden activations of the unfused stages: (h, w, d * ratio)
+  std::vector<double> channel_sums;  // sum and sum of squares per channel of the stream: 2 x max d
+  std::vector<double> stats_scratch;  // per-row-block partial sums of the GEMM epilogues
   std::array<float*, 4> outputs{};  // returned stage outputs: (h, w, d), pixels output_stride[i] apart
   std::array<std::size_t, 4> output_stride{};
 };
@@ -89,27 +89,30 @@ class Backbone {
             " is too small; it needs at least ", kMinInputSize, "x", kMinInputSize, " pixels");
     if (ws.height == height && ws.width == width && ws.memory.size()) return;
     const std::array<int, 4> hs = stage_sizes(height), wsz = stage_sizes(width);
-    std::size_t stream = 0, hidden = 0, scratch = Stem::scratch_floats(height, width);
+    std::size_t stream = 0, hidden = 0;
+    std::size_t stats = kernels::gemm_stats_scratch_doubles(hs[0] * wsz[0], S.dims[0]);  // the stem's
+    int widest = 0;
     std::array<std::size_t, 4> out{};
     unroll4([&](auto I) {
-      const std::size_t pixels = static_cast<std::size_t>(hs[I]) * wsz[I];
-      stream = std::max(stream, align_floats(pixels * S.dims[I]));
-      hidden = std::max(hidden, align_floats(pixels * S.hidden(I)));
-      if constexpr (I < 3) scratch = std::max(scratch, Downsample<I>::scratch_floats(hs[I], wsz[I]));
-      if constexpr (S.outputs[I]) out[I] = external[I] ? 0 : align_floats(pixels * S.dims[I]);
+      using Block = typename Stage<I>::value_type;
+      const int pixels = hs[I] * wsz[I];
+      stream = std::max(stream, align_floats(static_cast<std::size_t>(pixels) * S.dims[I]));
+      hidden = std::max(hidden, align_floats(Block::hidden_floats(pixels)));
+      stats = std::max(stats, Block::stats_scratch_doubles(pixels));
+      widest = std::max(widest, S.dims[I]);
+      if constexpr (I < 3) stats = std::max(stats, kernels::conv2d_stats_scratch_doubles(hs[I + 1] * wsz[I + 1], S.dims[I + 1]));
+      if constexpr (S.outputs[I]) out[I] = external[I] ? 0 : align_floats(static_cast<std::size_t>(pixels) * S.dims[I]);
     });
-    scratch = align_floats(scratch);
-    std::size_t total = 3 * stream + hidden + scratch;
+    ws.channel_sums.assign(2 * static_cast<std::size_t>(widest), 0.0);
+    ws.stats_scratch.assign(stats, 0.0);
+    std::size_t total = 2 * stream + hidden;
     for (std::size_t o : out) total += o;
 
     ws.memory.resize(total);
     float* p = ws.memory.data();
     auto take = [&](std::size_t n) { float* q = p; p += n; return q; };
     ws.stream = {take(stream), take(stream)};
-    ws.normed = take(stream);
-    ws.hidden = take(hidden);
-    ws.scratch = take(scratch);
-    ws.scratch_size = scratch;
+    ws.hidden = hidden ? take(hidden) : nullptr;
     for (int i = 0; i < 4; ++i) {
       ws.outputs[i] = out[i] ? take(out[i]) : nullptr;
       ws.output_stride[i] = static_cast<std::size_t>(S.dims[i]);
@@ -129,23 +132,33 @@ class Backbone {
     Outputs outputs{};
     int next_output = 0;
     int current = 0;  // which stream buffer holds x
+    // The channel sums of x, gathered by whatever wrote x, feed the next GroupNorm.
+    layers::ChannelSums sums{ws.channel_sums.data(), ws.channel_sums.data() + ws.channel_sums.size() / 2,
+                             static_cast<std::size_t>(ws.stage_h[0]) * ws.stage_w[0], S.dims[0]};
+    auto with_sums = [&] {
+      sums.clear();
+      return kernels::GemmEpilogue{kernels::Activation::none, false, nullptr, nullptr,
+                                   {sums.sum, sums.sum_sq, ws.stats_scratch.data()}};
+    };
     // x = patch_embed(image): (h0, w0, d0)
-    stem_.forward(ctx, image, ws.stream[0], S.dims[0], ws.scratch, ws.scratch_size);
+    stem_.forward(ctx, image, ws.stream[0], S.dims[0], with_sums());
     unroll4([&](auto I) {
       constexpr int C = S.dims[I];
       const int h = ws.stage_h[I], w = ws.stage_w[I];
-      const std::size_t pixels = static_cast<std::size_t>(h) * w;
       float* x = ws.stream[current];
-      for (const auto& block : std::get<I>(stages_)) block.forward(ctx, x, pixels, ws.normed, ws.hidden);  // x: (h, w, C)
+      sums.pixels = static_cast<std::size_t>(h) * w;
+      sums.channels = C;
+      for (const auto& block : std::get<I>(stages_)) block.forward(ctx, x, sums, ws.hidden, ws.stats_scratch.data());  // x: (h, w, C)
       if constexpr (S.outputs[I]) {
         require(ws.outputs[I] != nullptr, "RIFormer backbone: no output buffer for stage ", int(I));
-        std::get<I>(norms_).forward(ctx, x, ws.outputs[I], pixels, ws.output_stride[I]);  // out: (h, w, C)
+        std::get<I>(norms_).apply(ctx, layers::moments(sums), x, ws.outputs[I], sums.pixels, ws.output_stride[I]);  // out: (h, w, C)
         outputs[next_output++] = FeatureMap{ws.outputs[I], h, w, C, ws.output_stride[I]};
       }
       if constexpr (I < 3) {
-        // x' = network.{2I+1}.proj(x): (h, w, C) -> (h', w', C')
+        // x' = network.{2I+1}.proj(x): (h, w, C) -> (h', w', C'), with the next stage's sums
+        sums.channels = S.dims[I + 1];
         std::get<I>(downsamples_).forward(ctx, ImageView::hwc(x, h, w, C), ws.stream[1 - current], S.dims[I + 1],
-                                          ws.scratch, ws.scratch_size);
+                                          with_sums());
         current = 1 - current;
       }
     });

@@ -1,12 +1,17 @@
 #pragma once
-// One RIFormer block at inference, with every per-channel factor folded at load:
+// One RIFormer block at inference:
 //
-//   x = x + ls1 * norm_reparam(x)                  token mixer, re-parameterized
-//   x = x + ls2 * fc2(GELU(fc1(norm2(x))))        MLP of 1x1 convolutions
+//   x' = x + ls1 * norm_reparam(x)              token mixer, re-parameterized
+//   y  = x' + ls2 * fc2(GELU(fc1(norm2(x'))))   MLP of 1x1 convolutions
 //
-// ls1 goes into norm_reparam's gain and bias, ls2 into fc2's weights and bias,
-// so forward() is: moments + one channel affine, moments + one channel affine,
-// and two GEMMs with fused epilogues (bias + GELU; bias + residual add).
+// Folded at load: ls1 into norm_reparam's gain and bias, ls2 into fc2.
+// At run time both GroupNorms come from channel sums, not from passes over
+// memory: the sums of x arrive from whatever wrote x (the previous block's
+// fc2, a patch embedding); x' = x * s1 + t1 is per channel, so its sums follow
+// from x's in closed form; norm2(x') = x * a + b is applied while fc1 packs
+// its input; and fc2's epilogue adds the residual x * s1 + t1 and gathers the
+// sums of y for the next block. The whole block is two GEMMs (fused into one
+// pass with the hidden tile kept in cache where the weights fit there).
 
 #include <array>
 #include <cstddef>
@@ -14,8 +19,8 @@
 #include "riformer/core/aligned_buffer.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/io/param_source.hpp"
+#include "riformer/kernels/fused_mlp.hpp"
 #include "riformer/kernels/gemm.hpp"
-#include "riformer/kernels/norm.hpp"
 #include "riformer/layers/group_norm.hpp"
 #include "riformer/layers/pointwise.hpp"
 #include "riformer/models/riformer/reparam.hpp"
@@ -27,6 +32,10 @@ class RIFormerBlock {
   static_assert(C > 0 && Hidden > 0, "RIFormerBlock: channels must be positive");
 
  public:
+  // Whether the MLP runs as one fused pass (hidden tile in cache) or as two
+  // GEMMs through a (pixels, Hidden) buffer.
+  static constexpr bool kFusedMlp = kernels::fused_mlp_worthwhile(C, Hidden, C);
+
   // Either checkpoint form: norm_reparam.* (deploy) or norm1.* + token_mixer.affine.*
   // (training, folded here). Both need layer_scale_{1,2}, norm2.*, mlp.fc{1,2}.*.
   void load(const ParamScope& p) {
@@ -53,24 +62,52 @@ class RIFormerBlock {
                                   ls2.data);
   }
 
-  // x: pixels x C, updated in place. normed (pixels x C) and hidden
-  // (pixels x Hidden) are scratch.
-  void forward(const Context& ctx, float* x, std::size_t pixels, float* normed, float* hidden) const {
-    // x += ls1 * norm_reparam(x) == x * (1 + g * rstd) + (b - g * rstd * mean), g and b already scaled by ls1.
-    const kernels::Moments m = kernels::moments(ctx, x, pixels * C);
-    const double rstd = layers::inverse_std(m);
-    std::array<float, C> scale, shift;
-    for (int c = 0; c < C; ++c) {
-      scale[c] = static_cast<float>(1.0 + mixer_gain_[c] * rstd);
-      shift[c] = static_cast<float>(mixer_bias_[c] - mixer_gain_[c] * rstd * m.mean);
-    }
-    kernels::channel_affine(ctx, x, x, pixels, C, scale.data(), shift.data());
+  // Doubles of stats scratch and floats of hidden buffer forward() needs for `pixels`.
+  [[nodiscard]] static std::size_t stats_scratch_doubles(int pixels) {
+    return kFusedMlp ? kernels::fused_mlp_stats_scratch_doubles(pixels, C, Hidden, C)
+                     : kernels::gemm_stats_scratch_doubles(pixels, C);
+  }
+  [[nodiscard]] static std::size_t hidden_floats(int pixels) {
+    return kFusedMlp && kIsSimd<DefaultArch> ? 0 : static_cast<std::size_t>(pixels) * Hidden;
+  }
 
-    norm2_.forward(ctx, x, normed, pixels);                                      // normed: (pixels, C)
-    kernels::gemm(ctx, static_cast<int>(pixels), normed, C, fc1_, hidden, Hidden,  // hidden: (pixels, Hidden)
-                  {kernels::Activation::gelu, false});
-    kernels::gemm(ctx, static_cast<int>(pixels), hidden, Hidden, fc2_, x, C,       // x: (pixels, C) += ls2 * fc2
-                  {kernels::Activation::none, true});
+  // x: (pixels, C), updated in place; `sums` holds x's channel sums on entry
+  // and the result's on return. hidden: hidden_floats(pixels) floats.
+  void forward(const Context& ctx, float* x, const layers::ChannelSums& sums, float* hidden, double* stats_scratch) const {
+    const std::size_t pixels = sums.pixels;
+    const double n = static_cast<double>(pixels);
+    // x' = x + ls1 * norm_reparam(x) = x * s1 + t1, with norm_reparam's moments from x's sums.
+    const kernels::Moments m1 = layers::moments(sums);
+    const double rstd1 = layers::inverse_std(m1);
+    std::array<float, C> s1, t1, a2, b2;
+    for (int c = 0; c < C; ++c) {
+      s1[c] = static_cast<float>(1.0 + mixer_gain_[c] * rstd1);
+      t1[c] = static_cast<float>(mixer_bias_[c] - mixer_gain_[c] * rstd1 * m1.mean);
+      // The sums of x' in closed form: sum(s x + t) = s S + n t; sum((s x + t)^2) = s^2 Q + 2 s t S + n t^2.
+      const double s = s1[c], t = t1[c], sum = sums.sum[c], sq = sums.sum_sq[c];
+      sums.sum[c] = s * sum + n * t;
+      sums.sum_sq[c] = s * s * sq + 2 * s * t * sum + n * t * t;
+    }
+    // norm2(x') = x' * g + h = x * (s1 g) + (t1 g + h), folded into fc1's input packing.
+    const kernels::Moments m2 = layers::moments(sums);
+    const double rstd2 = layers::inverse_std(m2);
+    for (int c = 0; c < C; ++c) {
+      const double g = norm2_.weight()[c] * rstd2, h = norm2_.bias()[c] - g * m2.mean;
+      a2[c] = static_cast<float>(s1[c] * g);
+      b2[c] = static_cast<float>(t1[c] * g + h);
+    }
+    // y = x * s1 + t1 + ls2 * fc2(GELU(fc1(x * a2 + b2))), gathering y's sums.
+    sums.clear();
+    const kernels::GemmPrologue norm2{a2.data(), b2.data()};
+    const kernels::GemmEpilogue residual{kernels::Activation::none, true, s1.data(), t1.data(),
+                                         {sums.sum, sums.sum_sq, stats_scratch}};
+    const int rows = static_cast<int>(pixels);
+    if constexpr (kFusedMlp) {
+      kernels::fused_mlp(ctx, rows, x, C, norm2, fc1_, kernels::Activation::gelu, fc2_, x, C, residual, hidden);
+    } else {
+      kernels::gemm(ctx, rows, x, C, fc1_, hidden, Hidden, {kernels::Activation::gelu}, norm2);  // hidden: (pixels, Hidden)
+      kernels::gemm(ctx, rows, hidden, Hidden, fc2_, x, C, residual);                             // x: (pixels, C)
+    }
   }
 
  private:

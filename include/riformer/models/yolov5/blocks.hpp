@@ -17,11 +17,10 @@ namespace riformer::yolo {
 
 // Scratch a block needs, planned by its owner for one input size.
 struct BlockScratch {
-  float* a = nullptr;        // (pixels, c_) temporaries
-  float* b = nullptr;        // (pixels, c_)
-  float* concat = nullptr;   // the block's own concatenation
-  float* conv = nullptr;     // im2col tiles / pooling scratch
-  std::size_t conv_size = 0;
+  float* a = nullptr;       // (pixels, c_) temporaries
+  float* b = nullptr;       // (pixels, c_)
+  float* concat = nullptr;  // the block's own concatenation
+  float* pool = nullptr;    // SPPF's pooling scratch
 };
 
 // Bottleneck(c, c, shortcut=False, e=1.0): cv2(cv1(x)), 1x1 then 3x3.
@@ -32,19 +31,15 @@ class Bottleneck {
     cv1_.load(p.sub("cv1"));
     cv2_.load(p.sub("cv2"));
   }
-  [[nodiscard]] static std::size_t scratch_floats(int h, int w) { return Cv2::scratch_floats(h, w); }
-
   // x: (h, w, C) dense -> out (h, w, C), pixel stride out_stride; tmp: (h, w, C).
-  void forward(const Context& ctx, const ImageView& x, float* out, std::size_t out_stride, float* tmp,
-               const BlockScratch& s) const {
-    cv1_.forward(ctx, x, tmp, C, s.conv, s.conv_size);                                          // tmp: (h, w, C)
-    cv2_.forward(ctx, ImageView::hwc(tmp, x.height, x.width, C), out, out_stride, s.conv, s.conv_size);  // out: (h, w, C)
+  void forward(const Context& ctx, const ImageView& x, float* out, std::size_t out_stride, float* tmp) const {
+    cv1_.forward(ctx, x, tmp, C);                                                      // tmp: (h, w, C)
+    cv2_.forward(ctx, ImageView::hwc(tmp, x.height, x.width, C), out, out_stride);  // out: (h, w, C)
   }
 
  private:
-  using Cv2 = layers::ConvBnSiLU<C, C, 3, 1>;
   layers::ConvBnSiLU<C, C, 1, 1> cv1_;
-  Cv2 cv2_;
+  layers::ConvBnSiLU<C, C, 3, 1> cv2_;
 };
 
 // C3(c1, c2, n, shortcut=False): cv3(concat(m(cv1(x)), cv2(x))), c_ = c2 / 2.
@@ -62,24 +57,23 @@ class C3 {
     for (int i = 0; i < Repeats; ++i) m_[i].load(p.sub("m").sub(std::to_string(i)));
   }
 
-  // Scratch per input size: two (pixels, c_) temporaries, the (pixels, 2c_) concat, conv scratch.
+  // Scratch per input size: two (pixels, c_) temporaries and the (pixels, 2c_) concat.
   [[nodiscard]] static std::size_t temp_floats(int h, int w) { return static_cast<std::size_t>(h) * w * kHidden; }
   [[nodiscard]] static std::size_t concat_floats(int h, int w) { return 2 * temp_floats(h, w); }
-  [[nodiscard]] static std::size_t conv_floats(int h, int w) { return Bottleneck<kHidden>::scratch_floats(h, w); }
 
   // x: (h, w, Cin), any pixel stride -> out: (h, w, Cout), pixel stride out_stride.
   void forward(const Context& ctx, const ImageView& x, float* out, std::size_t out_stride, const BlockScratch& s) const {
     const int h = x.height, w = x.width;
     constexpr int c = kHidden;
     float* path = s.a;  // the bottleneck path's current tensor: (h, w, c_)
-    cv1_.forward(ctx, x, path, c, s.conv, s.conv_size);                      // a: (h, w, c_)
-    cv2_.forward(ctx, x, s.concat + c, 2 * c, s.conv, s.conv_size);          // concat[:, c_:2c_]
+    cv1_.forward(ctx, x, path, c);              // a: (h, w, c_)
+    cv2_.forward(ctx, x, s.concat + c, 2 * c);  // concat[:, c_:2c_]
     for (int i = 0; i < Repeats; ++i) {
       const bool last = i + 1 == Repeats;
       // The last bottleneck writes into the concat's first slice; earlier ones back into `a`.
-      m_[i].forward(ctx, ImageView::hwc(path, h, w, c), last ? s.concat : path, last ? 2 * c : c, s.b, s);
+      m_[i].forward(ctx, ImageView::hwc(path, h, w, c), last ? s.concat : path, last ? 2 * c : c, s.b);
     }
-    cv3_.forward(ctx, ImageView::hwc(s.concat, h, w, 2 * c), out, out_stride, s.conv, s.conv_size);  // out: (h, w, Cout)
+    cv3_.forward(ctx, ImageView::hwc(s.concat, h, w, 2 * c), out, out_stride);  // out: (h, w, Cout)
   }
 
  private:
@@ -110,10 +104,10 @@ class SPPF {
   void forward(const Context& ctx, const ImageView& x, float* out, std::size_t out_stride, const BlockScratch& s) const {
     const int h = x.height, w = x.width;
     constexpr int c = kHidden, stride = 4 * kHidden;
-    cv1_.forward(ctx, x, s.concat, stride, s.conv, s.conv_size);  // concat[:, 0:c_] = cv1(x)
-    for (int i = 1; i < 4; ++i)                                   // concat[:, i c_:(i+1) c_] = pool(previous slice)
-      kernels::max_pool_same(ctx, s.concat + (i - 1) * c, stride, h, w, c, kPool, s.concat + i * c, stride, s.conv);
-    cv2_.forward(ctx, ImageView::hwc(s.concat, h, w, stride), out, out_stride, s.conv, s.conv_size);  // out: (h, w, Cout)
+    cv1_.forward(ctx, x, s.concat, stride);  // concat[:, 0:c_] = cv1(x)
+    for (int i = 1; i < 4; ++i)              // concat[:, i c_:(i+1) c_] = pool(previous slice)
+      kernels::max_pool_same(ctx, s.concat + (i - 1) * c, stride, h, w, c, kPool, s.concat + i * c, stride, s.pool);
+    cv2_.forward(ctx, ImageView::hwc(s.concat, h, w, stride), out, out_stride);  // out: (h, w, Cout)
   }
 
  private:

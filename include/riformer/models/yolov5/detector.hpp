@@ -110,15 +110,12 @@ class Detector {
     std::size_t concat = std::max({decltype(sppf_)::concat_floats(h32, w32), decltype(top_down4_)::concat_floats(h16, w16),
                                    decltype(top_down3_)::concat_floats(h8, w8), decltype(bottom_up4_)::concat_floats(h16, w16),
                                    decltype(bottom_up5_)::concat_floats(h32, w32)});
-    std::size_t conv = std::max({decltype(sppf_)::pool_floats(h32, w32), decltype(top_down4_)::conv_floats(h16, w16),
-                                 decltype(top_down3_)::conv_floats(h8, w8), decltype(bottom_up4_)::conv_floats(h16, w16),
-                                 decltype(bottom_up5_)::conv_floats(h32, w32), decltype(down3_)::scratch_floats(h8, w8),
-                                 decltype(down4_)::scratch_floats(h16, w16)});
+    const std::size_t pool = decltype(sppf_)::pool_floats(h32, w32);
     const std::array<std::size_t, 16> sizes{
         px(h16, w16) * (c512 + kP4), px(h8, w8) * (c256 + kP3), px(h16, w16) * 2 * c256, px(h32, w32) * (c512 + c1024),
         px(h32, w32) * c512,          px(h16, w16) * c512,       px(h8, w8) * c256,       px(h16, w16) * c512,
         px(h32, w32) * c1024,         px(h8, w8) * no3,          px(h16, w16) * no3,      px(h32, w32) * no3,
-        temp,                         temp,                      concat,                  conv};
+        temp,                         temp,                      concat,                  pool};
     std::size_t total = 0;
     for (std::size_t s : sizes) total += align_floats(s);
     ws.memory.resize(total);
@@ -140,8 +137,7 @@ class Detector {
     ws.block.a = take();
     ws.block.b = take();
     ws.block.concat = take();
-    ws.block.conv = take();
-    ws.block.conv_size = align_floats(conv);
+    ws.block.pool = take();
 
     // P3 and P4 are normalized by the backbone straight into their concat slices.
     backbone_.plan(ws.backbone, height, width, {false, true, true, false});
@@ -180,15 +176,15 @@ class Detector {
     float* y5 = ws.cat18 + c512;   // (h32, w32, c1024), slice of cat18
     float* y10 = ws.cat15 + c256;  // (h16, w16, c256), slice of cat15
     sppf_.forward(ctx, ImageView::hwc(p5, h32, w32, kP5, ws.backbone.output_stride[3]), y5, cat18_c, s);
-    lateral5_.forward(ctx, ImageView::hwc(y5, h32, w32, c1024, cat18_c), ws.y6, c512, s.conv, s.conv_size);
+    lateral5_.forward(ctx, ImageView::hwc(y5, h32, w32, c1024, cat18_c), ws.y6, c512);
     kernels::upsample_nearest_2x(ctx, ws.y6, c512, h32, w32, c512, ws.cat8, cat8_c);  // cat8[:, :c512]
     top_down4_.forward(ctx, ImageView::hwc(ws.cat8, h16, w16, cat8_c), ws.y9, c512, s);
-    lateral4_.forward(ctx, ImageView::hwc(ws.y9, h16, w16, c512), y10, cat15_c, s.conv, s.conv_size);
+    lateral4_.forward(ctx, ImageView::hwc(ws.y9, h16, w16, c512), y10, cat15_c);
     kernels::upsample_nearest_2x(ctx, y10, cat15_c, h16, w16, c256, ws.cat12, cat12_c);  // cat12[:, :c256]
     top_down3_.forward(ctx, ImageView::hwc(ws.cat12, h8, w8, cat12_c), ws.neck_out[0], c256, s);         // y13
-    down3_.forward(ctx, ImageView::hwc(ws.neck_out[0], h8, w8, c256), ws.cat15, cat15_c, s.conv, s.conv_size);  // y14
+    down3_.forward(ctx, ImageView::hwc(ws.neck_out[0], h8, w8, c256), ws.cat15, cat15_c);  // y14
     bottom_up4_.forward(ctx, ImageView::hwc(ws.cat15, h16, w16, cat15_c), ws.neck_out[1], c512, s);      // y16
-    down4_.forward(ctx, ImageView::hwc(ws.neck_out[1], h16, w16, c512), ws.cat18, cat18_c, s.conv, s.conv_size);  // y17
+    down4_.forward(ctx, ImageView::hwc(ws.neck_out[1], h16, w16, c512), ws.cat18, cat18_c);  // y17
     bottom_up5_.forward(ctx, ImageView::hwc(ws.cat18, h32, w32, cat18_c), ws.neck_out[2], c1024, s);     // y19
 
     std::array<DetectLevel, kDetectLevels> levels;

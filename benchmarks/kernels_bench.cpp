@@ -1,0 +1,178 @@
+// Per-kernel speed: the GEMM on every RIFormer MLP shape, the k x k
+// convolutions of the network, and the memory-bound kernels, on 1 and 2
+// threads. GEMMs and convolutions report GFLOP/s and percent of the FMA peak
+// measured at start-up (same threads, same run); memory-bound kernels report
+// bytes moved per second.
+//
+//   bazel run //benchmarks:kernels_bench -- [--benchmark_filter=Gemm]
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "peak.hpp"
+#include "riformer/core/context.hpp"
+#include "riformer/io/synthetic.hpp"
+#include "riformer/kernels/activation.hpp"
+#include "riformer/kernels/conv2d.hpp"
+#include "riformer/kernels/gemm.hpp"
+#include "riformer/kernels/norm.hpp"
+#include "riformer/kernels/pool.hpp"
+#include "shapes.hpp"
+
+namespace rk = riformer::kernels;
+using riformer::Context;
+using riformer::ImageView;
+
+namespace {
+
+double g_peak[3] = {0, 0, 0};  // GFLOP/s for 1 and 2 threads
+
+std::vector<float> data(std::size_t n, const char* key) {
+  return riformer::synthetic::tensor(key, {static_cast<std::int64_t>(n)}).data;
+}
+
+void report_flops(benchmark::State& state, double flops_per_iteration, int threads) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  if (threads <= 2 && g_peak[threads] > 0)
+    state.counters["%peak"] = benchmark::Counter(flops_per_iteration * 1e-9 / g_peak[threads] * 100,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Gemm(benchmark::State& state) {
+  const auto shape = riformer::bench::riformer_mlp_shapes()[static_cast<std::size_t>(state.range(0))];
+  const int threads = static_cast<int>(state.range(1));
+  state.SetLabel(shape.name);
+  Context ctx(threads);
+  const auto a = data(static_cast<std::size_t>(shape.m) * shape.k, "a.weight");
+  const auto b = data(static_cast<std::size_t>(shape.k) * shape.n, "b.weight");
+  const auto packed = rk::pack_matrix(b.data(), nullptr, shape.k, shape.n);
+  std::vector<float> c(static_cast<std::size_t>(shape.m) * shape.n);
+  for (auto _ : state) {
+    rk::gemm(ctx, shape.m, a.data(), shape.k, packed, c.data(), shape.n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report_flops(state, 2.0 * shape.m * shape.k * shape.n, threads);
+}
+
+void gemm_args(benchmark::internal::Benchmark* b) {
+  const int n = static_cast<int>(riformer::bench::riformer_mlp_shapes().size());
+  for (int threads : {1, 2})
+    for (int i = 0; i < n; ++i) b->Args({i, threads});
+}
+BENCHMARK(BM_Gemm)->Apply(gemm_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// k x k convolutions of the network at 640x640 input.
+struct ConvCase {
+  int cin, cout, kernel, stride, pad, side;
+  const char* name;
+};
+const ConvCase kConvs[] = {
+    {3, 64, 7, 4, 2, 640, "stem 7x7/4 3->64"},           {64, 128, 3, 2, 1, 160, "downsample 3x3/2 64->128"},
+    {320, 512, 3, 2, 1, 40, "downsample 3x3/2 320->512"}, {32, 32, 3, 1, 1, 80, "YOLO bottleneck 3x3 32->32"},
+    {64, 64, 3, 2, 1, 80, "YOLO 3x3/2 64->64"},          {128, 128, 3, 2, 1, 40, "YOLO 3x3/2 128->128"},
+};
+
+void BM_Conv(benchmark::State& state) {
+  const ConvCase& cc = kConvs[state.range(0)];
+  const int threads = static_cast<int>(state.range(1));
+  state.SetLabel(cc.name);
+  Context ctx(threads);
+  const rk::ConvGeometry g{cc.kernel, cc.stride, cc.pad};
+  const int out = g.out_height(cc.side);
+  const auto in = data(static_cast<std::size_t>(cc.side) * cc.side * cc.cin, "input");
+  const auto w = data(static_cast<std::size_t>(cc.cout) * cc.cin * cc.kernel * cc.kernel, "w.weight");
+  const auto packed = rk::pack_conv_weights(w.data(), nullptr, cc.cout, cc.cin, cc.kernel);
+  std::vector<float> y(static_cast<std::size_t>(out) * out * cc.cout);
+  // The stem reads the user's planar image; the others channels-last activations.
+  const ImageView view = cc.cin == 3 ? ImageView::chw(in.data(), cc.side, cc.side, 3) : ImageView::hwc(in.data(), cc.side, cc.side, cc.cin);
+  for (auto _ : state) {
+    rk::conv2d(ctx, view, g, packed, y.data(), cc.cout, {rk::Activation::silu});
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_flops(state, 2.0 * out * out * cc.cout * cc.cin * cc.kernel * cc.kernel, threads);
+}
+BENCHMARK(BM_Conv)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void report_bytes(benchmark::State& state, double bytes_per_iteration) {
+  state.counters["GB/s"] = benchmark::Counter(bytes_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Stage 0 of S12 at 640x640: 160 x 160 pixels x 64 channels.
+constexpr std::size_t kPixels = 160 * 160;
+constexpr int kChannels = 64;
+
+void BM_GroupNormMoments(benchmark::State& state) {
+  Context ctx(static_cast<int>(state.range(0)));
+  const auto x = data(kPixels * kChannels, "input");
+  for (auto _ : state) benchmark::DoNotOptimize(rk::moments(ctx, x.data(), x.size()));
+  report_bytes(state, 2.0 * x.size() * sizeof(float));  // two passes
+}
+BENCHMARK(BM_GroupNormMoments)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_ChannelAffine(benchmark::State& state) {
+  Context ctx(static_cast<int>(state.range(0)));
+  const auto x = data(kPixels * kChannels, "input");
+  std::vector<float> y(x.size()), scale(kChannels, 1.1f), shift(kChannels, 0.1f);
+  for (auto _ : state) {
+    rk::channel_affine(ctx, x.data(), y.data(), kPixels, kChannels, scale.data(), shift.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_bytes(state, 2.0 * x.size() * sizeof(float));
+}
+BENCHMARK(BM_ChannelAffine)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+template <rk::Activation Act>
+void BM_Activation(benchmark::State& state) {
+  using B = xsimd::batch<float, riformer::DefaultArch>;
+  auto x = data(kPixels * 4 * kChannels, "input");  // fc1's output at stage 0
+  for (auto& v : x) v = v * 8 - 4;
+  std::vector<float> y(x.size());
+  for (auto _ : state) {
+    for (std::size_t i = 0; i + B::size <= x.size(); i += B::size)
+      rk::activate<Act>(B::load_unaligned(x.data() + i)).store_unaligned(y.data() + i);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["Gvalues/s"] = benchmark::Counter(x.size() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Activation<rk::Activation::gelu>)->Name("BM_Gelu")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Activation<rk::Activation::silu>)->Name("BM_Silu")->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_MaxPool5(benchmark::State& state) {  // SPPF at 640: 20 x 20 x 256
+  Context ctx(static_cast<int>(state.range(0)));
+  const int h = 20, w = 20, c = 256;
+  const auto x = data(static_cast<std::size_t>(h) * w * c, "input");
+  std::vector<float> y(x.size()), scratch(rk::max_pool_scratch_floats(h, w, c));
+  for (auto _ : state) {
+    rk::max_pool_same(ctx, x.data(), c, h, w, c, 5, y.data(), c, scratch.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_bytes(state, 4.0 * x.size() * sizeof(float));
+}
+BENCHMARK(BM_MaxPool5)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_Upsample2x(benchmark::State& state) {  // the neck at 640: 40 x 40 x 128 -> 80 x 80
+  Context ctx(static_cast<int>(state.range(0)));
+  const int h = 40, w = 40, c = 128;
+  const auto x = data(static_cast<std::size_t>(h) * w * c, "input");
+  std::vector<float> y(4 * x.size());
+  for (auto _ : state) {
+    rk::upsample_nearest_2x(ctx, x.data(), c, h, w, c, y.data(), c);
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_bytes(state, 5.0 * x.size() * sizeof(float));
+}
+BENCHMARK(BM_Upsample2x)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int t = 1; t <= std::min(cores, 2); ++t) g_peak[t] = riformer::bench::best_fma_peak_gflops(t);
+  std::printf("FMA peak measured now: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", g_peak[1], g_peak[2]);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
