@@ -1,6 +1,6 @@
 #pragma once
 // `riformer bench`: latency of the whole detector and of its parts (letterbox,
-// backbone, neck + head, decode + NMS), min and median over repeated runs.
+// backbone, neck + head, decode, NMS), min and median over repeated runs.
 // Synthetic weights by default: no files needed, and speed does not depend on
 // the weights' values.
 
@@ -69,8 +69,8 @@ int run_bench(const Parsed& args) {
     const Latency head = measure(runs, [&] { out.levels = net.run_head(ctx, ws); });
     const Latency network = measure(runs, [&] { out = net.run(ctx, view, ws); });
     pred.resize(decoded_rows(out.levels) * static_cast<std::size_t>(net.num_classes() + 5));
-    const Latency post = measure(runs, [&] {
-      decode(out.levels, net.num_classes(), pred.data());
+    const Latency decoding = measure(runs, [&] { decode(out.levels, net.num_classes(), pred.data()); });
+    const Latency nms = measure(runs, [&] {
       non_max_suppression(pred.data(), pred.size() / static_cast<std::size_t>(net.num_classes() + 5), net.num_classes(),
                           NmsOptions{}, nms_ws);
     });
@@ -78,14 +78,15 @@ int run_bench(const Parsed& args) {
     std::printf("arch %s, weights %s, input %dx%d, %d thread%s, %s, %d runs\n", choice.arch.c_str(), weights.c_str(),
                 height, width, ctx.threads(), ctx.threads() == 1 ? "" : "s", arch_name(), runs);
     std::printf("%-28s %10s %10s\n", "stage", "min ms", "median ms");
-    auto row = [](const char* name, const Latency& l) { std::printf("%-28s %10.2f %10.2f\n", name, l.min, l.median); };
-    row("letterbox 1280x720 frame", pre);
-    row("backbone", backbone);
-    row("neck + Detect head", head);
-    row("network (backbone + head)", network);
-    row("decode + NMS", post);
-    std::printf("%-28s %10.2f %10.2f\n", "total (sum of stages)", pre.min + network.min + post.min,
-                pre.median + network.median + post.median);
+    auto row = [](const char* name, double min, double median) { std::printf("%-28s %10.2f %10.2f\n", name, min, median); };
+    row("letterbox 1280x720 frame", pre.min, pre.median);
+    row("backbone", backbone.min, backbone.median);
+    row("neck + Detect head", head.min, head.median);
+    row("network (backbone + head)", network.min, network.median);
+    row("decode", decoding.min, decoding.median);
+    row("NMS", nms.min, nms.median);
+    row("total (sum of stages)", pre.min + network.min + decoding.min + nms.min,
+        pre.median + network.median + decoding.median + nms.median);
     return 0;
   });
 }

@@ -99,14 +99,16 @@ struct GemmEpilogue {
 };
 
 // Rows per chunk of work: also the unit of ColumnStats' partial sums, so it
-// depends on the shape only, never on the thread count. With a prologue, a
-// chunk's transformed rows must fit the worker's scratch.
+// depends on the shape only, never on the thread count. A chunk's rows of A
+// (k floats each) are reused by every panel, so they should stay in L2
+// (about 384 KiB of it, leaving room for a panel of B): deep layers get short
+// chunks. With a prologue the transformed rows live in the worker's scratch.
 template <class Arch = DefaultArch>
 [[nodiscard]] int gemm_chunk_rows(int k, bool prologue) {
   constexpr int MR = GemmTiles<Arch>::MR;
-  const int rows = 8 * MR;
-  if (!prologue) return rows;
-  return std::min(rows, std::max(MR, static_cast<int>(Context::kScratchFloats / static_cast<std::size_t>(k)) / MR * MR));
+  constexpr std::size_t kL2Floats = 96 * 1024;
+  const std::size_t budget = prologue ? std::min(kL2Floats, Context::kScratchFloats) : kL2Floats;
+  return std::clamp(static_cast<int>(budget / static_cast<std::size_t>(k)) / MR * MR, MR, 8 * MR);
 }
 
 // Doubles of ColumnStats::scratch a gemm of m rows and n columns needs (an upper bound for any depth).
@@ -139,16 +141,20 @@ inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue&
 }
 
 // MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into c.
+// Panels outer: each panel of B (k x NR) is read once per chunk and reused by
+// all its tiles, while the chunk's rows of A stay in L2.
 template <class Arch, Activation Act, bool AddAfter>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
                   std::size_t ldc, const GemmEpilogue& ep, double* part) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
-  for (int t = 0; t < rows; t += MR)
-    for (int p = p_begin; p < p_end; ++p)
+  for (int p = p_begin; p < p_end; ++p) {
+    const TileFinish finish = panel_finish(b, p, ep, part);
+    for (int t = 0; t < rows; t += MR)
       micro_tile<Arch, Act, AddAfter>(b.k, a + static_cast<std::size_t>(t) * lda, lda, std::min(MR, rows - t), b.panel(p),
-                                      c + static_cast<std::size_t>(t) * ldc + p * NR, ldc, std::min(NR, b.n - p * NR),
-                                      start, panel_finish(b, p, ep, part));
+                                      c + static_cast<std::size_t>(t) * ldc + p * NR, ldc, std::min(NR, b.n - p * NR), start,
+                                      finish);
+  }
 }
 
 // How a gemm of `chunks` chunks and `panels` panels is split into tasks: with
