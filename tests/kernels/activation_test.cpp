@@ -41,6 +41,17 @@ TEST_CASE("vector erf, GELU and SiLU against double precision") {
     // (PyTorch's included) and only the absolute error is meaningful there.
     const double erf_err = worst_error([](B x) { return rk::erf(x); }, [](double x) { return std::erf(x); },
                                        [](double x) { return std::max(1e-30, std::abs(std::erf(x))); });
+    // exp over its whole normal range, relative to its value.
+    double exp_err = 0;
+    for (double x0 = -87.0; x0 < 88.0; x0 += 0.0007 * B::size) {
+      alignas(64) float in[B::size], out[B::size];
+      for (std::size_t i = 0; i < B::size; ++i) in[i] = static_cast<float>(x0 + 0.0007 * i);
+      rk::exp(B::load_aligned(in)).store_aligned(out);
+      for (std::size_t i = 0; i < B::size; ++i)
+        exp_err = std::max(exp_err, std::abs(out[i] - std::exp(double(in[i]))) / std::exp(double(in[i])));
+    }
+    MESSAGE("exp relative " << exp_err);
+    CHECK(exp_err < 1e-6);
     const auto unit = [](double x) { return std::max(1.0, std::abs(x)); };
     const double gelu_err = worst_error([](B x) { return rk::gelu(x); }, exact_gelu, unit);
     const double silu_err = worst_error([](B x) { return rk::silu(x); }, exact_silu, unit);

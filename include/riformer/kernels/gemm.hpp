@@ -68,7 +68,16 @@ template <class Arch = DefaultArch>
   return p;
 }
 
-// A'[i, j] = A[i, j] * scale[j] + shift[j], applied while A is packed; both
+// The column count, at least n, from which on gemm() writes whole panels only
+// (no ragged last panel): a layer whose output buffer it owns can pad its
+// weights with zero columns to this and spare every tile the edge handling.
+template <class Arch = DefaultArch>
+[[nodiscard]] constexpr int gemm_padded_columns(int n) {
+  constexpr int NR = GemmTiles<Arch>::NR;
+  return (n + NR - 1) / NR * NR;
+}
+
+// A'[i, j] = A[i, j] * scale[j] + shift[j], applied as A is read; both
 // null: A as it is. (k values each.)
 struct GemmPrologue {
   const float* scale = nullptr;

@@ -3,6 +3,7 @@
 // GEMM, with an optional per-output-channel scale folded in at load (a layer
 // scale, a BatchNorm gain): out = scale[n] * (W x + b)[n].
 
+#include <algorithm>
 #include <vector>
 
 #include "riformer/io/param_source.hpp"
@@ -10,16 +11,19 @@
 
 namespace riformer::layers {
 
-// w: [n, k, 1, 1] (or [n, k]); bias: n values or empty; out_scale: n values or empty.
+// w: [n, k, 1, 1] (or [n, k]); bias: n values or empty; out_scale: n values or
+// empty. With padded_n > n the matrix gets padded_n - n zero columns (outputs
+// that are computed as 0 and ignored).
 [[nodiscard]] inline kernels::PackedMatrix pack_pointwise(const HostTensor& w, const std::vector<float>& bias, int n, int k,
-                                                          const std::vector<float>& out_scale = {}) {
-  std::vector<float> kn(static_cast<std::size_t>(k) * n), b(static_cast<std::size_t>(n), 0.0f);
+                                                          const std::vector<float>& out_scale = {}, int padded_n = 0) {
+  const int cols = std::max(n, padded_n);
+  std::vector<float> kn(static_cast<std::size_t>(k) * cols, 0.0f), b(static_cast<std::size_t>(cols), 0.0f);
   for (int j = 0; j < n; ++j) {
     const float s = out_scale.empty() ? 1.0f : out_scale[j];
-    for (int i = 0; i < k; ++i) kn[static_cast<std::size_t>(i) * n + j] = w.data[static_cast<std::size_t>(j) * k + i] * s;
+    for (int i = 0; i < k; ++i) kn[static_cast<std::size_t>(i) * cols + j] = w.data[static_cast<std::size_t>(j) * k + i] * s;
     if (!bias.empty()) b[j] = bias[j] * s;
   }
-  return kernels::pack_matrix(kn.data(), b.data(), k, n);
+  return kernels::pack_matrix(kn.data(), b.data(), k, cols);
 }
 
 }  // namespace riformer::layers

@@ -30,9 +30,12 @@ class Detect {
     require(nc >= 1 && nc <= 100000, "Detect: number of classes must be >= 1, got ", nc);
     nc_ = nc;
     const int out = kAnchorsPerLevel * (nc + 5);
+    // The output buffers are ours: pad them to whole GEMM panels (255 -> 256 for COCO).
+    stride_ = kernels::gemm_padded_columns(out);
     for (int l = 0; l < kDetectLevels; ++l) {
       const ParamScope m = p.sub("m").sub(std::to_string(l));
-      convs_[l] = layers::pack_pointwise(m.get("weight", {out, kInputs[l], 1, 1}), m.get("bias", {out}).data, out, kInputs[l]);
+      convs_[l] = layers::pack_pointwise(m.get("weight", {out, kInputs[l], 1, 1}), m.get("bias", {out}).data, out, kInputs[l],
+                                         {}, stride_);
     }
     if (p.contains("anchors")) {
       // Stored in grid units (anchors / stride) after YOLOv5's model build.
@@ -52,18 +55,21 @@ class Detect {
   [[nodiscard]] int num_classes() const { return nc_; }
   [[nodiscard]] int outputs_per_anchor() const { return nc_ + 5; }
   [[nodiscard]] int channels() const { return kAnchorsPerLevel * (nc_ + 5); }
+  // Floats per pixel of the output maps: channels(), padded (see load()).
+  [[nodiscard]] int pixel_stride() const { return stride_; }
   [[nodiscard]] const std::array<float, 6>& anchors(int level) const { return anchors_[level]; }
 
-  // Level l's raw output: in (h, w, C_l) -> out (h, w, na * (nc + 5)), dense.
+  // Level l's raw output: in (h, w, C_l) -> out (h, w, na * (nc + 5)), pixel_stride() floats per pixel.
   void forward(const Context& ctx, int level, const ImageView& in, float* out) const {
     require(in.channels == kInputs[level] && in.channels_contiguous(), "Detect: level ", level, " input has ", in.channels,
             " channels, expected ", kInputs[level]);
     kernels::gemm(ctx, in.height * in.width, in.data, static_cast<std::size_t>(in.stride_x), convs_[level], out,
-                  static_cast<std::size_t>(channels()));
+                  static_cast<std::size_t>(stride_));
   }
 
  private:
   int nc_ = 0;
+  int stride_ = 0;
   std::array<kernels::PackedMatrix, kDetectLevels> convs_;
   std::array<std::array<float, 6>, kDetectLevels> anchors_{};
 };

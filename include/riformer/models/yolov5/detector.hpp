@@ -49,7 +49,7 @@ struct DetectorWorkspace {
   float* y6 = nullptr;     // (h32, w32, c512)
   float* y9 = nullptr;     // (h16, w16, c512)
   std::array<float*, kDetectLevels> neck_out{};  // y13, y16, y19
-  std::array<float*, kDetectLevels> head{};      // raw Detect outputs: (h_l, w_l, na (nc + 5))
+  std::array<float*, kDetectLevels> head{};      // raw Detect outputs: (h_l, w_l, na (nc + 5)), padded per pixel
   yolo::BlockScratch block;                       // shared by SPPF and the C3s, which run one after another
 };
 
@@ -102,7 +102,7 @@ class Detector {
     if (ws.height == height && ws.width == width && ws.nc == num_classes() && ws.memory.size()) return;
     const int h8 = height / 8, w8 = width / 8, h16 = h8 / 2, w16 = w8 / 2, h32 = h16 / 2, w32 = w16 / 2;
     const auto px = [](int h, int w) { return static_cast<std::size_t>(h) * w; };
-    const std::size_t no3 = static_cast<std::size_t>(detect_.channels());
+    const std::size_t no3 = static_cast<std::size_t>(detect_.pixel_stride());
 
     // Shared block scratch: the largest need of SPPF and the C3s, each at its own resolution.
     std::size_t temp = std::max({decltype(top_down4_)::temp_floats(h16, w16), decltype(top_down3_)::temp_floats(h8, w8),
@@ -191,7 +191,7 @@ class Detector {
     const std::array<int, kDetectLevels> hs{h8, h16, h32}, wsz{w8, w16, w32}, cs{c256, c512, c1024};
     for (int l = 0; l < kDetectLevels; ++l) {
       detect_.forward(ctx, l, ImageView::hwc(ws.neck_out[l], hs[l], wsz[l], cs[l]), ws.head[l]);
-      levels[l] = DetectLevel{ws.head[l], hs[l], wsz[l], static_cast<std::size_t>(detect_.channels()),
+      levels[l] = DetectLevel{ws.head[l], hs[l], wsz[l], static_cast<std::size_t>(detect_.pixel_stride()),
                               static_cast<float>(kDetectStrides[l]), detect_.anchors(l)};
     }
     return levels;
