@@ -46,15 +46,17 @@ class DetectorRunner {
   // some virtual machines).
   void warm_up(int height, int width) {
     grey_.assign(static_cast<std::size_t>(height) * width * 3, 114.0f / 255.0f);
-    forward(ImageView::hwc(grey_.data(), height, width, 3));
+    forward(ImageView::hwc(grey_.data(), height, width, 3), /*with_p2=*/false);
     nms_last(NmsOptions{});
     grey_ = {};
   }
 
   // The network alone on an already letterboxed image (e.g. a [1, 3, H, W]
   // tensor as PyTorch takes it); outputs stay valid until the next call.
-  const DetectorOutputs& forward(const ImageView& input) {
-    net_.plan(ws_, input.height, input.width);
+  // With with_p2, the backbone's stride-4 output P2 (which the head does not
+  // read) is computed too.
+  const DetectorOutputs& forward(const ImageView& input, bool with_p2 = true) {
+    net_.plan(ws_, input.height, input.width, with_p2);
     outputs_ = net_.run(ctx_, input, ws_);
     return outputs_;
   }
@@ -86,7 +88,7 @@ class DetectorRunner {
     input_.resize(static_cast<std::size_t>(letterboxed_.width) * letterboxed_.height * 3);
     image_to_hwc(letterboxed_, input_.data());
     const auto t1 = Clock::now();
-    forward(ImageView::hwc(input_.data(), letterboxed_.height, letterboxed_.width, 3));
+    forward(ImageView::hwc(input_.data(), letterboxed_.height, letterboxed_.width, 3), /*with_p2=*/false);
     const auto t2 = Clock::now();
     std::vector<Detection>& dets = nms_last(options.nms);
     for (Detection& d : dets) d = scale_box(d, g);

@@ -33,6 +33,13 @@
 
 namespace riformer {
 
+// Where a returned stage's output goes.
+enum class StageOutput {
+  own,       // a buffer of the workspace
+  external,  // the caller points ws.outputs[i] (and output_stride[i]) at memory of its own
+  skip,      // not computed: the caller does not need it (its FeatureMap comes back empty)
+};
+
 // Working memory of a backbone for one input size: one allocation, carved into
 // the buffers forward() needs. Planned by Backbone::plan(); forward() itself
 // allocates nothing.
@@ -46,6 +53,11 @@ struct BackboneWorkspace {
   std::vector<double> stats_scratch;  // per-row-block partial sums of the GEMM epilogues
   std::array<float*, 4> outputs{};  // returned stage outputs: (h, w, d), pixels output_stride[i] apart
   std::array<std::size_t, 4> output_stride{};
+  std::array<StageOutput, 4> placement{};
+  // stream[0], stream[1] and hidden, one contiguous span: dead once run()
+  // returns, so a caller may use it for its own work until the next run().
+  float* reusable = nullptr;
+  std::size_t reusable_size = 0;
 };
 
 template <BackboneSpec S>
@@ -80,14 +92,16 @@ class Backbone {
     });
   }
 
-  // Sizes `ws` for a height x width input (allocates only if the size changed).
-  // Stages marked `external` get no output buffer: the caller points
-  // ws.outputs[i] / ws.output_stride[i] at memory of its own (a detector points
-  // them into its concatenation buffers, so nothing is copied there).
-  void plan(BackboneWorkspace& ws, int height, int width, std::array<bool, 4> external = {}) const {
+  // Sizes `ws` for a height x width input (allocates only if something
+  // changed). `placement` says where each returned stage goes (a detector
+  // points P3 and P4 into its concatenation buffers, so nothing is copied
+  // there, and skips P2, which its head does not read).
+  void plan(BackboneWorkspace& ws, int height, int width,
+            std::array<StageOutput, 4> placement = {StageOutput::own, StageOutput::own, StageOutput::own,
+                                                    StageOutput::own}) const {
     require(height >= kMinInputSize && width >= kMinInputSize, "RIFormer backbone: input of ", height, "x", width,
             " is too small; it needs at least ", kMinInputSize, "x", kMinInputSize, " pixels");
-    if (ws.height == height && ws.width == width && ws.memory.size()) return;
+    if (ws.height == height && ws.width == width && ws.placement == placement && ws.memory.size()) return;
     const std::array<int, 4> hs = stage_sizes(height), wsz = stage_sizes(width);
     std::size_t stream = 0, hidden = 0;
     std::size_t stats = kernels::gemm_stats_scratch_doubles(hs[0] * wsz[0], S.dims[0]);  // the stem's
@@ -101,7 +115,8 @@ class Backbone {
       stats = std::max(stats, Block::stats_scratch_doubles(pixels));
       widest = std::max(widest, S.dims[I]);
       if constexpr (I < 3) stats = std::max(stats, kernels::conv2d_stats_scratch_doubles(hs[I + 1] * wsz[I + 1], S.dims[I + 1]));
-      if constexpr (S.outputs[I]) out[I] = external[I] ? 0 : align_floats(static_cast<std::size_t>(pixels) * S.dims[I]);
+      if constexpr (S.outputs[I])
+        out[I] = placement[I] == StageOutput::own ? align_floats(static_cast<std::size_t>(pixels) * S.dims[I]) : 0;
     });
     ws.channel_sums.assign(2 * static_cast<std::size_t>(widest), 0.0);
     ws.stats_scratch.assign(stats, 0.0);
@@ -113,12 +128,15 @@ class Backbone {
     auto take = [&](std::size_t n) { float* q = p; p += n; return q; };
     ws.stream = {take(stream), take(stream)};
     ws.hidden = hidden ? take(hidden) : nullptr;
+    ws.reusable = ws.stream[0];
+    ws.reusable_size = 2 * stream + hidden;
     for (int i = 0; i < 4; ++i) {
       ws.outputs[i] = out[i] ? take(out[i]) : nullptr;
       ws.output_stride[i] = static_cast<std::size_t>(S.dims[i]);
     }
     ws.height = height;
     ws.width = width;
+    ws.placement = placement;
     ws.stage_h = hs;
     ws.stage_w = wsz;
   }
@@ -150,9 +168,13 @@ class Backbone {
       sums.channels = C;
       for (const auto& block : std::get<I>(stages_)) block.forward(ctx, x, sums, ws.hidden, ws.stats_scratch.data());  // x: (h, w, C)
       if constexpr (S.outputs[I]) {
-        require(ws.outputs[I] != nullptr, "RIFormer backbone: no output buffer for stage ", int(I));
-        std::get<I>(norms_).apply(ctx, layers::moments(sums), x, ws.outputs[I], sums.pixels, ws.output_stride[I]);  // out: (h, w, C)
-        outputs[next_output++] = FeatureMap{ws.outputs[I], h, w, C, ws.output_stride[I]};
+        if (ws.placement[I] == StageOutput::skip) {
+          outputs[next_output++] = FeatureMap{};
+        } else {
+          require(ws.outputs[I] != nullptr, "RIFormer backbone: no output buffer for stage ", int(I));
+          std::get<I>(norms_).apply(ctx, layers::moments(sums), x, ws.outputs[I], sums.pixels, ws.output_stride[I]);  // out: (h, w, C)
+          outputs[next_output++] = FeatureMap{ws.outputs[I], h, w, C, ws.output_stride[I]};
+        }
       }
       if constexpr (I < 3) {
         // x' = network.{2I+1}.proj(x): (h, w, C) -> (h', w', C'), with the next stage's sums

@@ -40,6 +40,7 @@ namespace riformer {
 // Working memory of a detector for one input size (and number of classes).
 struct DetectorWorkspace {
   int height = 0, width = 0, nc = 0;
+  bool with_p2 = true;
   BackboneWorkspace backbone;
   AlignedBuffer memory;
   float* cat8 = nullptr;   // cat(up(y6), P4):  (h16, w16, c512 + dims[2])
@@ -51,11 +52,13 @@ struct DetectorWorkspace {
   std::array<float*, kDetectLevels> neck_out{};  // y13, y16, y19
   std::array<float*, kDetectLevels> head{};      // raw Detect outputs: (h_l, w_l, na (nc + 5)), padded per pixel
   yolo::BlockScratch block;                       // shared by SPPF and the C3s, which run one after another
+  // All but cat8 and cat12 may live in the backbone's working memory, dead by
+  // the time the neck runs: the head maps stay valid until the next run.
 };
 
 // What one forward pass produced; views into the workspace.
 struct DetectorOutputs {
-  std::array<FeatureMap, 4> backbone;               // P2 ... P5, strides 4 ... 32
+  std::array<FeatureMap, 4> backbone;               // P2 ... P5, strides 4 ... 32 (P2 empty unless planned with_p2)
   std::array<DetectLevel, kDetectLevels> levels;    // raw Detect maps with their strides and anchors
 };
 
@@ -94,53 +97,65 @@ class Detector {
   [[nodiscard]] int num_classes() const { return detect_.num_classes(); }
   [[nodiscard]] const std::array<float, 6>& anchors(int level) const { return detect_.anchors(level); }
 
-  // Sizes `ws` for a height x width input (allocates only when something changed).
-  void plan(DetectorWorkspace& ws, int height, int width) const {
+  // Sizes `ws` for a height x width input (allocates only when something
+  // changed). `with_p2`: also normalize the backbone's stride-4 output, which
+  // the head does not read (dumps and feature users want it; detection not).
+  void plan(DetectorWorkspace& ws, int height, int width, bool with_p2 = true) const {
     require(height >= kSizeMultiple && width >= kSizeMultiple && height % kSizeMultiple == 0 && width % kSizeMultiple == 0,
             "detector: input size ", height, "x", width, " is not a positive multiple of ", kSizeMultiple,
             " (letterbox the image to e.g. 640x640)");
-    if (ws.height == height && ws.width == width && ws.nc == num_classes() && ws.memory.size()) return;
+    if (ws.height == height && ws.width == width && ws.nc == num_classes() && ws.with_p2 == with_p2 && ws.memory.size())
+      return;
     const int h8 = height / 8, w8 = width / 8, h16 = h8 / 2, w16 = w8 / 2, h32 = h16 / 2, w32 = w16 / 2;
     const auto px = [](int h, int w) { return static_cast<std::size_t>(h) * w; };
     const std::size_t no3 = static_cast<std::size_t>(detect_.pixel_stride());
 
-    // Shared block scratch: the largest need of SPPF and the C3s, each at its own resolution.
-    std::size_t temp = std::max({decltype(top_down4_)::temp_floats(h16, w16), decltype(top_down3_)::temp_floats(h8, w8),
-                                 decltype(bottom_up4_)::temp_floats(h16, w16), decltype(bottom_up5_)::temp_floats(h32, w32)});
-    std::size_t concat = std::max({decltype(sppf_)::concat_floats(h32, w32), decltype(top_down4_)::concat_floats(h16, w16),
-                                   decltype(top_down3_)::concat_floats(h8, w8), decltype(bottom_up4_)::concat_floats(h16, w16),
-                                   decltype(bottom_up5_)::concat_floats(h32, w32)});
-    const std::size_t pool = decltype(sppf_)::pool_floats(h32, w32);
-    const std::array<std::size_t, 16> sizes{
-        px(h16, w16) * (c512 + kP4), px(h8, w8) * (c256 + kP3), px(h16, w16) * 2 * c256, px(h32, w32) * (c512 + c1024),
-        px(h32, w32) * c512,          px(h16, w16) * c512,       px(h8, w8) * c256,       px(h16, w16) * c512,
-        px(h32, w32) * c1024,         px(h8, w8) * no3,          px(h16, w16) * no3,      px(h32, w32) * no3,
-        temp,                         temp,                      concat,                  pool};
-    std::size_t total = 0;
-    for (std::size_t s : sizes) total += align_floats(s);
-    ws.memory.resize(total);
+    // P3 and P4 are normalized by the backbone straight into their concat slices.
+    using enum StageOutput;
+    backbone_.plan(ws.backbone, height, width, {with_p2 ? own : skip, external, external, own});
+
+    // The concatenations with P3 and P4 are filled while the backbone runs; everything
+    // else the neck needs lives only after it, in the backbone's dead working memory
+    // when that is large enough (it is for the published variants).
+    const std::array<std::size_t, 2> during{px(h16, w16) * (c512 + kP4), px(h8, w8) * (c256 + kP3)};
+    const std::size_t temp = std::max({decltype(top_down4_)::temp_floats(h16, w16), decltype(top_down3_)::temp_floats(h8, w8),
+                                       decltype(bottom_up4_)::temp_floats(h16, w16), decltype(bottom_up5_)::temp_floats(h32, w32)});
+    const std::size_t concat =
+        std::max({decltype(sppf_)::concat_floats(h32, w32), decltype(top_down4_)::concat_floats(h16, w16),
+                  decltype(top_down3_)::concat_floats(h8, w8), decltype(bottom_up4_)::concat_floats(h16, w16),
+                  decltype(bottom_up5_)::concat_floats(h32, w32)});
+    const std::array<std::size_t, 14> after{
+        px(h16, w16) * 2 * c256, px(h32, w32) * (c512 + c1024), px(h32, w32) * c512, px(h16, w16) * c512,
+        px(h8, w8) * c256,       px(h16, w16) * c512,           px(h32, w32) * c1024, px(h8, w8) * no3,
+        px(h16, w16) * no3,      px(h32, w32) * no3,            temp,                 temp,
+        concat,                  decltype(sppf_)::pool_floats(h32, w32)};
+    std::size_t during_total = 0, after_total = 0;
+    for (std::size_t n : during) during_total += align_floats(n);
+    for (std::size_t n : after) after_total += align_floats(n);
+    const bool reuse = after_total <= ws.backbone.reusable_size;
+    ws.memory.resize(during_total + (reuse ? 0 : after_total));
     float* p = ws.memory.data();
-    std::size_t next = 0;
-    auto take = [&] {
+    auto take = [&](std::size_t n) {
       float* q = p;
-      p += align_floats(sizes[next++]);
+      p += align_floats(n);
       return q;
     };
-    ws.cat8 = take();
-    ws.cat12 = take();
-    ws.cat15 = take();
-    ws.cat18 = take();
-    ws.y6 = take();
-    ws.y9 = take();
-    for (auto& o : ws.neck_out) o = take();
-    for (auto& o : ws.head) o = take();
-    ws.block.a = take();
-    ws.block.b = take();
-    ws.block.concat = take();
-    ws.block.pool = take();
+    ws.cat8 = take(during[0]);
+    ws.cat12 = take(during[1]);
+    if (reuse) p = ws.backbone.reusable;
+    std::size_t next = 0;
+    auto take_after = [&] { return take(after[next++]); };
+    ws.cat15 = take_after();
+    ws.cat18 = take_after();
+    ws.y6 = take_after();
+    ws.y9 = take_after();
+    for (auto& o : ws.neck_out) o = take_after();
+    for (auto& o : ws.head) o = take_after();
+    ws.block.a = take_after();
+    ws.block.b = take_after();
+    ws.block.concat = take_after();
+    ws.block.pool = take_after();
 
-    // P3 and P4 are normalized by the backbone straight into their concat slices.
-    backbone_.plan(ws.backbone, height, width, {false, true, true, false});
     ws.backbone.outputs[1] = ws.cat12 + c256;
     ws.backbone.output_stride[1] = c256 + kP3;
     ws.backbone.outputs[2] = ws.cat8 + c512;
@@ -148,6 +163,7 @@ class Detector {
     ws.height = height;
     ws.width = width;
     ws.nc = num_classes();
+    ws.with_p2 = with_p2;
   }
 
   // One forward pass on a 3-channel image of the planned size. Allocates nothing.

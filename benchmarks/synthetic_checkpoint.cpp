@@ -1,0 +1,31 @@
+// Writes a complete detector checkpoint (every key and shape a Detector<arch>
+// loads, values from the synthetic formula) as a safetensors file: a stand-in
+// for a trained one where only its size and layout matter (memory and load-time
+// measurements).
+//
+//   synthetic_checkpoint ARCH NC OUT.safetensors
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "riformer/riformer.hpp"
+
+int main(int argc, char** argv) try {
+  using namespace riformer;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: synthetic_checkpoint ARCH NC OUT.safetensors\n");
+    return 2;
+  }
+  const std::string arch = argv[1], out = argv[3];
+  const int nc = std::stoi(argv[2]);
+  ListingSource listing;
+  with_backbone_spec(arch, [&]<BackboneSpec S>() { Detector<S> probe(ParamScope(listing, ""), nc); });
+  std::vector<NamedTensor> tensors;
+  for (const auto& [key, shape] : listing.entries()) tensors.push_back({key, shape, synthetic::tensor(key, shape).data});
+  write_safetensors(out, tensors, {{"arch", arch}, {"nc", std::to_string(nc)}, {"format", "yolov5-riformer"}});
+  std::printf("wrote %s: %zu tensors\n", out.c_str(), tensors.size());
+  return 0;
+} catch (const riformer::Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.what());
+  return 2;
+}
