@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <vector>
 
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
@@ -32,18 +31,14 @@ struct ConvGeometry {
 };
 
 // Packs PyTorch conv weights [cout, cin, kernel, kernel] as the (kernel*kernel*cin) x cout
-// matrix that multiplies im2col rows (column order: ky, kx, ci).
+// matrix that multiplies im2col rows (row order: ky, kx, ci).
 template <class Arch = DefaultArch>
 [[nodiscard]] PackedMatrix pack_conv_weights(const float* w, const float* bias, int cout, int cin, int kernel) {
-  const int k = kernel * kernel * cin;
-  std::vector<float> kn(static_cast<std::size_t>(k) * cout);
-  for (int co = 0; co < cout; ++co)
-    for (int ci = 0; ci < cin; ++ci)
-      for (int ky = 0; ky < kernel; ++ky)
-        for (int kx = 0; kx < kernel; ++kx)
-          kn[static_cast<std::size_t>((ky * kernel + kx) * cin + ci) * cout + co] =
-              w[((static_cast<std::size_t>(co) * cin + ci) * kernel + ky) * kernel + kx];
-  return pack_matrix<Arch>(kn.data(), bias, k, cout);
+  const auto element = [&](int row, int co) {
+    const int ci = row % cin, tap = row / cin, ky = tap / kernel, kx = tap % kernel;
+    return w[((static_cast<std::size_t>(co) * cin + ci) * kernel + ky) * kernel + kx];
+  };
+  return pack_matrix_with<Arch>(kernel * kernel * cin, cout, element, bias);
 }
 
 // Unrolls the patches of output pixels [first, first + count) into rows of

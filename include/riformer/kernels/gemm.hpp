@@ -45,9 +45,12 @@ struct PackedMatrix {
   }
 };
 
-// Packs b (k x n, row-major) and bias (n values, or null for none).
-template <class Arch = DefaultArch>
-[[nodiscard]] PackedMatrix pack_matrix(const float* b, const float* bias, int k, int n) {
+// Packs the k x n matrix whose element (row kk, column col) is b(kk, col), and
+// bias (n values, or null for none). Layers pass their weights through an
+// accessor (PyTorch's [n, k] order, a transposition, a folded scale) so that no
+// intermediate copy of a large matrix is made at load.
+template <class Arch = DefaultArch, class Element>
+[[nodiscard]] PackedMatrix pack_matrix_with(int k, int n, Element b, const float* bias) {
   require(k > 0 && n > 0, "pack_matrix: empty matrix (k=", k, ", n=", n, ")");
   PackedMatrix p;
   p.k = k;
@@ -62,10 +65,16 @@ template <class Arch = DefaultArch>
     for (int kk = 0; kk < k; ++kk)
       for (int j = 0; j < nr; ++j) {
         const int col = panel * nr + j;
-        if (col < n) p.weights[(static_cast<std::size_t>(panel) * k + kk) * nr + j] = b[static_cast<std::size_t>(kk) * n + col];
+        if (col < n) p.weights[(static_cast<std::size_t>(panel) * k + kk) * nr + j] = b(kk, col);
       }
   if (bias) std::copy(bias, bias + n, p.bias.data());
   return p;
+}
+
+// Packs b (k x n, row-major) and bias (n values, or null for none).
+template <class Arch = DefaultArch>
+[[nodiscard]] PackedMatrix pack_matrix(const float* b, const float* bias, int k, int n) {
+  return pack_matrix_with<Arch>(k, n, [&](int kk, int col) { return b[static_cast<std::size_t>(kk) * n + col]; }, bias);
 }
 
 // The column count, at least n, from which on gemm() writes whole panels only

@@ -17,13 +17,13 @@ namespace riformer::layers {
 [[nodiscard]] inline kernels::PackedMatrix pack_pointwise(const HostTensor& w, const std::vector<float>& bias, int n, int k,
                                                           const std::vector<float>& out_scale = {}, int padded_n = 0) {
   const int cols = std::max(n, padded_n);
-  std::vector<float> kn(static_cast<std::size_t>(k) * cols, 0.0f), b(static_cast<std::size_t>(cols), 0.0f);
-  for (int j = 0; j < n; ++j) {
-    const float s = out_scale.empty() ? 1.0f : out_scale[j];
-    for (int i = 0; i < k; ++i) kn[static_cast<std::size_t>(i) * cols + j] = w.data[static_cast<std::size_t>(j) * k + i] * s;
-    if (!bias.empty()) b[j] = bias[j] * s;
-  }
-  return kernels::pack_matrix(kn.data(), b.data(), k, cols);
+  const auto scale = [&](int col) { return out_scale.empty() ? 1.0f : out_scale[col]; };
+  std::vector<float> b(static_cast<std::size_t>(cols), 0.0f);
+  for (int j = 0; j < n && !bias.empty(); ++j) b[j] = bias[j] * scale(j);
+  const auto element = [&](int kk, int col) {
+    return col < n ? w.data[static_cast<std::size_t>(col) * k + kk] * scale(col) : 0.0f;
+  };
+  return kernels::pack_matrix_with(k, cols, element, b.data());
 }
 
 }  // namespace riformer::layers

@@ -13,6 +13,7 @@
 // sums of y for the next block. The whole block is two GEMMs (fused into one
 // pass with the hidden tile kept in cache where the weights fit there).
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 
@@ -33,8 +34,10 @@ class RIFormerBlock {
 
  public:
   // Whether the MLP runs as one fused pass (hidden tile in cache) or as two
-  // GEMMs through a (pixels, Hidden) buffer.
+  // GEMMs through a hidden buffer, a block of rows at a time (so that buffer
+  // stays a few MB whatever the image size).
   static constexpr bool kFusedMlp = kernels::fused_mlp_worthwhile(C, Hidden, C);
+  static constexpr int kUnfusedBlockRows = 2048;
 
   // Either checkpoint form: norm_reparam.* (deploy) or norm1.* + token_mixer.affine.*
   // (training, folded here). Both need layer_scale_{1,2}, norm2.*, mlp.fc{1,2}.*.
@@ -65,10 +68,11 @@ class RIFormerBlock {
   // Doubles of stats scratch and floats of hidden buffer forward() needs for `pixels`.
   [[nodiscard]] static std::size_t stats_scratch_doubles(int pixels) {
     return kFusedMlp ? kernels::fused_mlp_stats_scratch_doubles(pixels, C, Hidden, C)
-                     : kernels::gemm_stats_scratch_doubles(pixels, C);
+                     : kernels::gemm_stats_scratch_doubles(std::min(pixels, kUnfusedBlockRows), C);
   }
   [[nodiscard]] static std::size_t hidden_floats(int pixels) {
-    return kFusedMlp && kIsSimd<DefaultArch> ? 0 : static_cast<std::size_t>(pixels) * Hidden;
+    if (kFusedMlp && kIsSimd<DefaultArch>) return 0;
+    return static_cast<std::size_t>(kFusedMlp ? pixels : std::min(pixels, kUnfusedBlockRows)) * Hidden;
   }
 
   // x: (pixels, C), updated in place; `sums` holds x's channel sums on entry
@@ -105,8 +109,12 @@ class RIFormerBlock {
     if constexpr (kFusedMlp) {
       kernels::fused_mlp(ctx, rows, x, C, norm2, fc1_, kernels::Activation::gelu, fc2_, x, C, residual, hidden);
     } else {
-      kernels::gemm(ctx, rows, x, C, fc1_, hidden, Hidden, {kernels::Activation::gelu}, norm2);  // hidden: (pixels, Hidden)
-      kernels::gemm(ctx, rows, hidden, Hidden, fc2_, x, C, residual);                             // x: (pixels, C)
+      for (int i0 = 0; i0 < rows; i0 += kUnfusedBlockRows) {
+        const int n = std::min(kUnfusedBlockRows, rows - i0);
+        float* xb = x + static_cast<std::size_t>(i0) * C;
+        kernels::gemm(ctx, n, xb, C, fc1_, hidden, Hidden, {kernels::Activation::gelu}, norm2);  // hidden: (n, Hidden)
+        kernels::gemm(ctx, n, hidden, Hidden, fc2_, xb, C, residual);                             // x rows: (n, C)
+      }
     }
   }
 
