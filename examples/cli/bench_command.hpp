@@ -46,7 +46,7 @@ int run_bench(const Parsed& args) {
     Detector<B> net = make_detector<B>(choice, nc, args.flag("allow-extra-keys"), &weights);
     Context ctx(threads);
     DetectorWorkspace ws;
-    net.plan(ws, height, width);
+    net.plan(ws, height, width, /*with_p2=*/false);  // as detection runs it: the head does not read P2
 
     // A synthetic 1280x720 "camera frame", letterboxed like a real one.
     Image frame{1280, 720, std::vector<std::uint8_t>(1280 * 720 * 3)};

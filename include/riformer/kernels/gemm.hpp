@@ -166,12 +166,19 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
                   std::size_t ldc, const GemmEpilogue& ep, double* part) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
+  constexpr int kHalf = (MR + 1) / 2;
   for (int p = p_begin; p < p_end; ++p) {
     const TileFinish finish = panel_finish(b, p, ep, part);
-    for (int t = 0; t < rows; t += MR)
-      micro_tile<Arch, Act, AddAfter>(b.k, a + static_cast<std::size_t>(t) * lda, lda, std::min(MR, rows - t), b.panel(p),
-                                      c + static_cast<std::size_t>(t) * ldc + p * NR, ldc, std::min(NR, b.n - p * NR), start,
-                                      finish);
+    const int cols = std::min(NR, b.n - p * NR);
+    for (int t = 0; t < rows; t += MR) {
+      const float* at = a + static_cast<std::size_t>(t) * lda;
+      float* ct = c + static_cast<std::size_t>(t) * ldc + p * NR;
+      const int left = rows - t;
+      if (left <= kHalf)  // a short last tile: half the height, half the wasted work
+        micro_tile<Arch, Act, AddAfter, kHalf>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish);
+      else
+        micro_tile<Arch, Act, AddAfter>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start, finish);
+    }
   }
 }
 

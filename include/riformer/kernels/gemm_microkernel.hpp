@@ -85,13 +85,14 @@ struct TileFinish {
 // rows [0, rows) start at a, lda floats apart; rows past `rows` are computed
 // from the last valid row and not stored. With AddAfter, the residual
 // C * res_scale + res_shift is added after the activation; otherwise (start ==
-// residual) it is the accumulators' starting value.
-template <class Arch, Activation Act, bool AddAfter>
+// residual) it is the accumulators' starting value. MR defaults to the full
+// tile height; a short last tile of a matrix uses a half-height one.
+template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR>
 inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const float* bp, float* c, std::size_t ldc,
                        int cols, TileStart start, const TileFinish& f) {
   using B = xsimd::batch<float, Arch>;
   using T = GemmTiles<Arch>;
-  constexpr int MR = T::MR, NR = T::NR, L = T::kLanes;
+  constexpr int NR = T::NR, L = T::kLanes;
   const bool full = cols == NR;
 
   // A ragged last panel goes through small padded copies of C and of the residual coefficients.
