@@ -90,6 +90,22 @@ TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and pro
   }
 }
 
+TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the copy path correctly") {
+  for (int threads : {1, 2}) {
+    Context ctx(threads);
+    const int m = 45, k = 700, n = 100;
+    const std::size_t lda = 2048;  // 8 KiB rows
+    const auto a = random_vector(m * lda, 31), b = random_vector(k * n, 32), bias = random_vector(n, 33);
+    const auto packed = rk::pack_matrix(b.data(), bias.data(), k, n);
+    std::vector<float> fast(m * n), slow(m * n);
+    rk::gemm(ctx, m, a.data(), lda, packed, fast.data(), n, {rk::Activation::gelu});
+    rk::reference::gemm(m, n, k, a.data(), lda, b.data(), bias.data(), slow.data(), n, {nullptr, nullptr, rk::Activation::gelu});
+    CHECK(riformer::testing::max_abs_diff(fast, slow) < 2e-3);
+    CHECK(rk::rows_alias_in_l1(lda));
+    CHECK_FALSE(rk::rows_alias_in_l1(rk::unaliased_stride(lda)));
+  }
+}
+
 TEST_CASE("column sums do not depend on the thread count") {
   const int m = 3000, k = 64, n = 96;
   const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);

@@ -28,7 +28,8 @@ inline constexpr std::size_t kFusedMlpTileFloats = 96 * 1024;
 template <class Arch = DefaultArch>
 [[nodiscard]] int fused_mlp_tile_rows(int k, int h) {
   constexpr int MR = GemmTiles<Arch>::MR;
-  return std::max(MR, static_cast<int>(kFusedMlpTileFloats / (static_cast<std::size_t>(k) + h)) / MR * MR);
+  return std::max(MR, static_cast<int>(kFusedMlpTileFloats / (unaliased_stride(static_cast<std::size_t>(k)) +
+                                                               unaliased_stride(static_cast<std::size_t>(h)))) / MR * MR);
 }
 
 // Whether fusing pays: both weight matrices fit in half of a 1 MiB L2 next to
@@ -57,21 +58,21 @@ void fused_mlp_tiles(const Context& ctx, int m, const float* x, std::size_t ldx,
 
   ctx.parallel(tile_count, [&](int task, int worker) {
     const int i0 = task * tile, rows = std::min(tile, m - i0);
-    float* hidden = ctx.scratch(worker);                            // (tile, h)
-    float* normalized = hidden + static_cast<std::size_t>(tile) * h;  // (tile, k), with a prologue
+    const std::size_t ldh = unaliased_stride(static_cast<std::size_t>(h)), ldn = unaliased_stride(static_cast<std::size_t>(k));
+    float* hidden = ctx.scratch(worker);                       // (tile, h), row stride ldh
+    float* normalized = hidden + static_cast<std::size_t>(tile) * ldh;  // (tile, k), with a prologue
     const float* in = x + static_cast<std::size_t>(i0) * ldx;
     std::size_t ld = ldx;
     if (pro.scale) {
-      affine_rows<Arch>(in, ldx, rows, k, pro.scale, pro.shift, normalized);
+      affine_rows<Arch>(in, ldx, rows, k, pro.scale, pro.shift, ldn, normalized);
       in = normalized;
-      ld = static_cast<std::size_t>(k);
+      ld = ldn;
     }
     // hidden = act1(x' . W1 + b1), then out = epilogue(hidden . W2 + b2), all in cache.
-    tiles<Arch, Act1, false>(in, ld, rows, w1, 0, w1.panels(), hidden, static_cast<std::size_t>(h), hidden_epilogue, nullptr);
+    tiles<Arch, Act1, false>(in, ld, rows, w1, 0, w1.panels(), hidden, ldh, hidden_epilogue, nullptr);
     double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(task) * 2 * n : nullptr;
     if (stats) std::fill(part, part + 2 * n, 0.0);
-    tiles<Arch, Act2, AddAfter>(hidden, static_cast<std::size_t>(h), rows, w2, 0, w2.panels(),
-                                out + static_cast<std::size_t>(i0) * ldo, ldo, ep, part);
+    tiles<Arch, Act2, AddAfter>(hidden, ldh, rows, w2, 0, w2.panels(), out + static_cast<std::size_t>(i0) * ldo, ldo, ep, part);
   });
   if (stats) reduce_column_stats(ep.stats, tile_count, n);
 }
@@ -110,7 +111,8 @@ void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const
     gemm<Arch>(ctx, m, x, ldx, w1, hidden_fallback, static_cast<std::size_t>(w1.n), {act1}, prologue);
     gemm<Arch>(ctx, m, hidden_fallback, static_cast<std::size_t>(w1.n), w2, out, ldo, epilogue);
   } else {
-    require(static_cast<std::size_t>(fused_mlp_tile_rows<Arch>(w1.k, w1.n)) * (w1.k + static_cast<std::size_t>(w1.n)) <=
+    require(static_cast<std::size_t>(fused_mlp_tile_rows<Arch>(w1.k, w1.n)) *
+                    (unaliased_stride(static_cast<std::size_t>(w1.k)) + unaliased_stride(static_cast<std::size_t>(w1.n))) <=
                 Context::kScratchFloats,
             "fused_mlp: a ", w1.k, " -> ", w1.n, " layer is too wide for the tile scratch; use gemm()");
     switch (act1) {

@@ -202,7 +202,7 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
   const bool prologue = pro.scale != nullptr;
   require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
           " too large for the prologue scratch");
-  const int chunk = gemm_chunk_rows<Arch>(k, prologue);
+  const int chunk = gemm_chunk_rows<Arch>(k + 16, prologue || rows_alias_in_l1(lda));
   const int chunks = (m + chunk - 1) / chunk;
   const Split split = split_columns(chunks, panels, ctx.threads());
   const bool stats = ep.stats.sum != nullptr;
@@ -214,9 +214,13 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
     const float* rows_a = a + static_cast<std::size_t>(i0) * lda;
     std::size_t ld = lda;
     if (prologue) {  // this chunk's rows, normalized, in the worker's scratch
-      affine_rows<Arch>(rows_a, lda, rows, k, pro.scale, pro.shift, ctx.scratch(worker));
+      ld = unaliased_stride(static_cast<std::size_t>(k));
+      affine_rows<Arch>(rows_a, lda, rows, k, pro.scale, pro.shift, ld, ctx.scratch(worker));
       rows_a = ctx.scratch(worker);
-      ld = static_cast<std::size_t>(k);
+    } else if (rows_alias_in_l1(lda) && split.panels_per_group > 1) {  // copied to a stride that does not alias
+      ld = unaliased_stride(static_cast<std::size_t>(k));
+      copy_rows(rows_a, lda, rows, k, ld, ctx.scratch(worker));
+      rows_a = ctx.scratch(worker);
     }
     double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(index) * 2 * n : nullptr;
     if (stats)

@@ -38,6 +38,9 @@ class RIFormerBlock {
   // stays a few MB whatever the image size).
   static constexpr bool kFusedMlp = kernels::fused_mlp_worthwhile(C, Hidden, C);
   static constexpr int kUnfusedBlockRows = 2048;
+  // Row stride of the hidden buffer: Hidden, or a little more where rows of
+  // Hidden floats would alias in L1 (2048, 3072: see kernels::unaliased_stride).
+  static constexpr std::size_t kHiddenStride = kernels::unaliased_stride(Hidden);
 
   // Either checkpoint form: norm_reparam.* (deploy) or norm1.* + token_mixer.affine.*
   // (training, folded here). Both need layer_scale_{1,2}, norm2.*, mlp.fc{1,2}.*.
@@ -72,7 +75,7 @@ class RIFormerBlock {
   }
   [[nodiscard]] static std::size_t hidden_floats(int pixels) {
     if (kFusedMlp && kIsSimd<DefaultArch>) return 0;
-    return static_cast<std::size_t>(kFusedMlp ? pixels : std::min(pixels, kUnfusedBlockRows)) * Hidden;
+    return static_cast<std::size_t>(kFusedMlp ? pixels : std::min(pixels, kUnfusedBlockRows)) * kHiddenStride;
   }
 
   // x: (pixels, C), updated in place; `sums` holds x's channel sums on entry
@@ -112,8 +115,8 @@ class RIFormerBlock {
       for (int i0 = 0; i0 < rows; i0 += kUnfusedBlockRows) {
         const int n = std::min(kUnfusedBlockRows, rows - i0);
         float* xb = x + static_cast<std::size_t>(i0) * C;
-        kernels::gemm(ctx, n, xb, C, fc1_, hidden, Hidden, {kernels::Activation::gelu}, norm2);  // hidden: (n, Hidden)
-        kernels::gemm(ctx, n, hidden, Hidden, fc2_, xb, C, residual);                             // x rows: (n, C)
+        kernels::gemm(ctx, n, xb, C, fc1_, hidden, kHiddenStride, {kernels::Activation::gelu}, norm2);  // hidden: (n, Hidden)
+        kernels::gemm(ctx, n, hidden, kHiddenStride, fc2_, xb, C, residual);                             // x rows: (n, C)
       }
     }
   }
