@@ -17,7 +17,7 @@
 #include "riformer/kernels/activation.hpp"
 #include "riformer/kernels/conv2d.hpp"
 #include "riformer/kernels/gemm.hpp"
-#include "riformer/kernels/norm.hpp"
+#include "riformer/kernels/channel_affine.hpp"
 #include "riformer/kernels/pool.hpp"
 #include "shapes.hpp"
 
@@ -107,14 +107,6 @@ void report_bytes(benchmark::State& state, double bytes_per_iteration) {
 // Stage 0 of S12 at 640x640: 160 x 160 pixels x 64 channels.
 constexpr std::size_t kPixels = 160 * 160;
 constexpr int kChannels = 64;
-
-void BM_GroupNormMoments(benchmark::State& state) {
-  Context ctx(static_cast<int>(state.range(0)));
-  const auto x = data(kPixels * kChannels, "input");
-  for (auto _ : state) benchmark::DoNotOptimize(rk::moments(ctx, x.data(), x.size()));
-  report_bytes(state, 2.0 * x.size() * sizeof(float));  // two passes
-}
-BENCHMARK(BM_GroupNormMoments)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_ChannelAffine(benchmark::State& state) {
   Context ctx(static_cast<int>(state.range(0)));

@@ -76,21 +76,6 @@ inline void conv2d(const float* in, int in_h, int in_w, int cin, std::ptrdiff_t 
       }
 }
 
-struct Moments {
-  double mean = 0;
-  double variance = 0;  // biased (divided by n), as GroupNorm uses
-};
-
-// Two-pass mean and variance of n values.
-inline Moments moments(const float* x, std::size_t n) {
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += x[i];
-  const double mean = sum / static_cast<double>(n);
-  double sq = 0;
-  for (std::size_t i = 0; i < n; ++i) sq += (x[i] - mean) * (x[i] - mean);
-  return {mean, sq / static_cast<double>(n)};
-}
-
 // y[r, c] = x[r, c] * scale[c] + shift[c] over rows x channels; x dense, y with
 // row stride y_stride (0: dense); y may alias x when both are dense.
 inline void channel_affine(const float* x, float* y, std::size_t rows, int channels, const float* scale,

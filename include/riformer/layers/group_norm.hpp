@@ -11,14 +11,19 @@
 #include "riformer/core/aligned_buffer.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/io/param_source.hpp"
-#include "riformer/kernels/norm.hpp"
+#include "riformer/kernels/channel_affine.hpp"
 
 namespace riformer::layers {
 
 inline constexpr double kGroupNormEps = 1e-5;
 
+struct Moments {
+  double mean = 0;
+  double variance = 0;  // biased (divided by n), as GroupNorm uses
+};
+
 // 1 / sqrt(variance + eps) in double, as the per-channel coefficients need it.
-[[nodiscard]] inline double inverse_std(const kernels::Moments& m) { return 1.0 / std::sqrt(m.variance + kGroupNormEps); }
+[[nodiscard]] inline double inverse_std(const Moments& m) { return 1.0 / std::sqrt(m.variance + kGroupNormEps); }
 
 // Per-channel sums of a (pixels, channels) feature map, in double: what the
 // epilogue of the GEMM that wrote the map gathers, so the GroupNorm that reads
@@ -36,7 +41,7 @@ struct ChannelSums {
 };
 
 // GroupNorm(1)'s moments over the whole map, from its channel sums.
-[[nodiscard]] inline kernels::Moments moments(const ChannelSums& s) {
+[[nodiscard]] inline Moments moments(const ChannelSums& s) {
   double total = 0, total_sq = 0;
   for (int c = 0; c < s.channels; ++c) total += s.sum[c], total_sq += s.sum_sq[c];
   const double n = static_cast<double>(s.pixels) * s.channels;
@@ -59,14 +64,10 @@ class GroupNorm {
     for (int c = 0; c < C; ++c) weight_[c] = weight[c], bias_[c] = bias[c];
   }
 
-  // y = GroupNorm(x) over `pixels` channels-last pixels; x dense, y with pixel
-  // stride y_stride (0: dense); y may alias x when both are dense.
-  void forward(const Context& ctx, const float* x, float* y, std::size_t pixels, std::size_t y_stride = 0) const {
-    apply(ctx, kernels::moments(ctx, x, pixels * C), x, y, pixels, y_stride);
-  }
-
-  // The same with the moments already known (e.g. from ChannelSums).
-  void apply(const Context& ctx, const kernels::Moments& m, const float* x, float* y, std::size_t pixels,
+  // y = GroupNorm(x) over `pixels` channels-last pixels, given x's moments
+  // (from the ChannelSums its producer gathered); x dense, y with pixel stride
+  // y_stride (0: dense); y may alias x when both are dense.
+  void apply(const Context& ctx, const Moments& m, const float* x, float* y, std::size_t pixels,
              std::size_t y_stride = 0) const {
     const double rstd = inverse_std(m);
     std::array<float, C> scale, shift;

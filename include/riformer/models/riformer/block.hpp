@@ -84,7 +84,7 @@ class RIFormerBlock {
     const std::size_t pixels = sums.pixels;
     const double n = static_cast<double>(pixels);
     // x' = x + ls1 * norm_reparam(x) = x * s1 + t1, with norm_reparam's moments from x's sums.
-    const kernels::Moments m1 = layers::moments(sums);
+    const layers::Moments m1 = layers::moments(sums);
     const double rstd1 = layers::inverse_std(m1);
     std::array<float, C> s1, t1, a2, b2;
     for (int c = 0; c < C; ++c) {
@@ -96,7 +96,7 @@ class RIFormerBlock {
       sums.sum_sq[c] = s * s * sq + 2 * s * t * sum + n * t * t;
     }
     // norm2(x') = x' * g + h = x * (s1 g) + (t1 g + h), folded into fc1's input packing.
-    const kernels::Moments m2 = layers::moments(sums);
+    const layers::Moments m2 = layers::moments(sums);
     const double rstd2 = layers::inverse_std(m2);
     for (int c = 0; c < C; ++c) {
       const double g = norm2_.weight()[c] * rstd2, h = norm2_.bias()[c] - g * m2.mean;
