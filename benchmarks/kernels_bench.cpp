@@ -7,17 +7,14 @@
 //   bazel run //benchmarks:kernels_bench -- [--benchmark_filter=Gemm]
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <thread>
 #include <vector>
 
-#include "peak.hpp"
+#include "bench_support.hpp"
 #include "riformer/core/context.hpp"
-#include "riformer/io/synthetic.hpp"
 #include "riformer/kernels/activation.hpp"
+#include "riformer/kernels/channel_affine.hpp"
 #include "riformer/kernels/conv2d.hpp"
 #include "riformer/kernels/gemm.hpp"
-#include "riformer/kernels/channel_affine.hpp"
 #include "riformer/kernels/pool.hpp"
 #include "shapes.hpp"
 
@@ -27,23 +24,8 @@ using riformer::ImageView;
 
 namespace {
 
-double g_peak[3] = {0, 0, 0};  // GFLOP/s for 1 and 2 threads
-
-// Deterministic values in [-1, 1): the speed of a kernel does not depend on them.
-std::vector<float> data(std::size_t n, const char* key) {
-  std::vector<float> v(n);
-  const std::uint32_t seed = riformer::synthetic::fnv1a(key);
-  for (std::size_t i = 0; i < n; ++i)
-    v[i] = static_cast<float>(2 * riformer::synthetic::uniform(seed, static_cast<std::uint32_t>(i)) - 1);
-  return v;
-}
-
-void report_flops(benchmark::State& state, double flops_per_iteration, int threads) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  if (threads <= 2 && g_peak[threads] > 0)
-    state.counters["%peak"] = benchmark::Counter(flops_per_iteration * 1e-9 / g_peak[threads] * 100,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
-}
+using riformer::bench::data;
+using riformer::bench::run_flops;
 
 void BM_Gemm(benchmark::State& state) {
   const auto shape = riformer::bench::riformer_mlp_shapes()[static_cast<std::size_t>(state.range(0))];
@@ -54,11 +36,10 @@ void BM_Gemm(benchmark::State& state) {
   const auto b = data(static_cast<std::size_t>(shape.k) * shape.n, "b.weight");
   const auto packed = rk::pack_matrix(b.data(), nullptr, shape.k, shape.n);
   std::vector<float> c(static_cast<std::size_t>(shape.m) * shape.n);
-  for (auto _ : state) {
+  run_flops(state, 2.0 * shape.m * shape.k * shape.n, threads, [&] {
     rk::gemm(ctx, shape.m, a.data(), shape.k, packed, c.data(), shape.n);
     benchmark::DoNotOptimize(c.data());
-  }
-  report_flops(state, 2.0 * shape.m * shape.k * shape.n, threads);
+  });
 }
 
 void gemm_args(benchmark::internal::Benchmark* b) {
@@ -92,11 +73,10 @@ void BM_Conv(benchmark::State& state) {
   std::vector<float> y(static_cast<std::size_t>(out) * out * cc.cout);
   // The stem reads the user's planar image; the others channels-last activations.
   const ImageView view = cc.cin == 3 ? ImageView::chw(in.data(), cc.side, cc.side, 3) : ImageView::hwc(in.data(), cc.side, cc.side, cc.cin);
-  for (auto _ : state) {
+  run_flops(state, 2.0 * out * out * cc.cout * cc.cin * cc.kernel * cc.kernel, threads, [&] {
     rk::conv2d(ctx, view, g, packed, y.data(), cc.cout, {rk::Activation::silu});
     benchmark::DoNotOptimize(y.data());
-  }
-  report_flops(state, 2.0 * out * out * cc.cout * cc.cin * cc.kernel * cc.kernel, threads);
+  });
 }
 BENCHMARK(BM_Conv)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -165,9 +145,7 @@ BENCHMARK(BM_Upsample2x)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicros
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int t = 1; t <= std::min(cores, 2); ++t) g_peak[t] = riformer::bench::best_fma_peak_gflops(t);
-  std::printf("FMA peak measured now: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", g_peak[1], g_peak[2]);
+  riformer::bench::measure_peaks();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

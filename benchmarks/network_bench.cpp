@@ -1,15 +1,15 @@
 // End-to-end speed per variant and input size: the backbone alone and the
 // whole detector network (backbone + neck + Detect head + decode), on 1 and 2
-// threads, synthetic weights. GFLOP/s counts the convolutions' multiply-adds.
+// threads, synthetic weights. The backbone's GFLOP/s counts its convolutions'
+// multiply-adds (x2), %peak divides by the FMA peak measured at start-up.
 //
 //   bazel run //benchmarks:network_bench -- [--benchmark_filter=Detector/s12]
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
 #include <string>
 #include <vector>
 
-#include "peak.hpp"
+#include "bench_support.hpp"
 #include "riformer/riformer.hpp"
 
 namespace {
@@ -36,9 +36,7 @@ void BM_Backbone(benchmark::State& state) {
   std::vector<float> image(static_cast<std::size_t>(size) * size * 3, 0.5f);
   const ImageView view = ImageView::hwc(image.data(), size, size, 3);
   runner.forward(view);
-  for (auto _ : state) benchmark::DoNotOptimize(runner.forward(view));
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(backbone_flops(S, size) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  riformer::bench::run_flops(state, backbone_flops(S, size), threads, [&] { benchmark::DoNotOptimize(runner.forward(view)); });
 }
 
 template <BackboneSpec S>
@@ -74,8 +72,7 @@ RIFORMER_NETWORK_BENCHMARKS(kM48, "m48")
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::printf("FMA peak measured now: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n",
-              riformer::bench::best_fma_peak_gflops(1), riformer::bench::best_fma_peak_gflops(2));
+  riformer::bench::measure_peaks();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
