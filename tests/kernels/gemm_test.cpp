@@ -107,15 +107,40 @@ TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the 
 }
 
 TEST_CASE("column sums do not depend on the thread count") {
-  const int m = 3000, k = 64, n = 96;
-  const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);
-  const auto packed = rk::pack_matrix(b.data(), nullptr, k, n);
-  std::vector<double> s1(n), q1(n), s2(n), q2(n), scratch(rk::gemm_stats_scratch_doubles(m, n));
-  std::vector<float> c(m * n);
-  rk::gemm(Context(1), m, a.data(), k, packed, c.data(), n, rk::GemmEpilogue{.stats = {s1.data(), q1.data(), scratch.data()}});
-  rk::gemm(Context(2), m, a.data(), k, packed, c.data(), n, rk::GemmEpilogue{.stats = {s2.data(), q2.data(), scratch.data()}});
-  CHECK(s1 == s2);
-  CHECK(q1 == q2);
+  // 3000 rows: many chunks; 784 x 512: few chunks, whose panels are split on 2 threads.
+  for (Case s : {Case{3000, 64, 96}, Case{784, 128, 512}}) {
+    CAPTURE(s.m);
+    const auto a = random_vector(s.m * s.k, 1), b = random_vector(s.k * s.n, 2);
+    const auto packed = rk::pack_matrix(b.data(), nullptr, s.k, s.n);
+    std::vector<double> s1(s.n), q1(s.n), s2(s.n), q2(s.n), scratch(rk::gemm_stats_scratch_doubles(s.m, s.n));
+    std::vector<float> c1(s.m * s.n), c2(s.m * s.n);
+    rk::gemm(Context(1), s.m, a.data(), s.k, packed, c1.data(), s.n, rk::GemmEpilogue{.stats = {s1.data(), q1.data(), scratch.data()}});
+    rk::gemm(Context(2), s.m, a.data(), s.k, packed, c2.data(), s.n, rk::GemmEpilogue{.stats = {s2.data(), q2.data(), scratch.data()}});
+    CHECK(c1 == c2);
+    CHECK(s1 == s2);
+    CHECK(q1 == q2);
+  }
+}
+
+TEST_CASE("split_columns covers every panel once and shares tasks out evenly") {
+  struct SplitCase {
+    int chunks, panels, threads, groups;  // groups: the column groups expected
+  };
+  for (const SplitCase t : {SplitCase{28, 8, 2, 1},    // many chunks, even: rows only
+                            SplitCase{7, 16, 2, 2},    // 7 tasks on 2 threads would idle one for 1/8 of the time
+                            SplitCase{7, 16, 1, 1},    // one thread: never split
+                            SplitCase{1, 96, 2, 4},    // a single chunk: panels split for both threads
+                            SplitCase{1, 3, 2, 3},     // fewer panels than wanted groups
+                            SplitCase{229, 8, 2, 1}})  // odd but many: the idle share is small
+  {
+    CAPTURE(t.chunks);
+    CAPTURE(t.panels);
+    const rk::detail::Split s = rk::detail::split_columns(t.chunks, t.panels, t.threads);
+    CHECK(s.column_groups == t.groups);
+    // Groups of panels_per_group consecutive panels cover [0, panels) exactly.
+    CHECK(s.panels_per_group * (s.column_groups - 1) < t.panels);
+    CHECK(s.panels_per_group * s.column_groups >= t.panels);
+  }
 }
 
 TEST_CASE("gemm leaves rows outside m alone") {

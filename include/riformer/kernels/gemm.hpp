@@ -183,15 +183,28 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
 }
 
 // How a gemm of `chunks` chunks and `panels` panels is split into tasks: with
-// few chunks (small images, deep stages) the panels are split too.
+// few chunks (small images, deep stages) the panels are split too, and so they
+// are when the tasks would not share out evenly (7 chunks on 2 threads keep
+// one thread idle for an eighth of the time; 14 half-width tasks do not).
+// Rows are never split further: the chunks fix the order of the column sums.
 struct Split {
   int column_groups, panels_per_group;
 };
 inline Split split_columns(int chunks, int panels, int threads) {
-  int groups = 1;
-  if (chunks < 2 * threads) groups = std::min(panels, (2 * threads + chunks - 1) / chunks);
-  const int per_group = (panels + groups - 1) / groups;
-  return {(panels + per_group - 1) / per_group, per_group};
+  auto split = [&](int groups) {
+    const int per_group = (panels + groups - 1) / groups;
+    return Split{(panels + per_group - 1) / per_group, per_group};
+  };
+  // The share of thread time left idle by the last round of tasks.
+  auto idle = [&](Split s) {
+    const int tasks = chunks * s.column_groups, rounds = (tasks + threads - 1) / threads;
+    return static_cast<double>(rounds * threads - tasks) / (rounds * threads);
+  };
+  int groups = chunks < 2 * threads ? std::min(panels, (2 * threads + chunks - 1) / chunks) : 1;
+  Split best = split(groups);
+  for (int g = groups + 1; g <= std::min(panels, 4 * groups) && idle(best) > 0.1; ++g)
+    if (idle(split(g)) < idle(best)) best = split(g);
+  return best;
 }
 
 template <class Arch, Activation Act, bool AddAfter>
