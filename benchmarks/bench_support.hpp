@@ -34,6 +34,15 @@ inline void measure_peaks() {
   std::printf("FMA peak measured now: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", g_peak[1], g_peak[2]);
 }
 
+// The main() of a benchmark program: the FMA peak first, then every registered benchmark.
+inline int run_benchmarks(int argc, char** argv) {
+  measure_peaks();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 // Runs `body` once per benchmark iteration and reports GFLOP/s and percent of
 // the FMA peak of `threads` threads. The loop is timed here (wall clock) so
 // that both are plain numbers rather than Google Benchmark's per-second rates.

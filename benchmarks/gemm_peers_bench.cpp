@@ -71,15 +71,11 @@ void register_gemm(const char* name, Contender run, const GemmShape& shape, int 
 }  // namespace
 
 int main(int argc, char** argv) {
-  riformer::bench::measure_peaks();
   for (int threads : {1, 2})
     for (const GemmShape& shape : riformer::bench::riformer_mlp_shapes()) {
       register_gemm("riformer", riformer_gemm, shape, threads);
       register_gemm("onednn", onednn_gemm, shape, threads);
       register_gemm("openblas", openblas_gemm, shape, threads);
     }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return riformer::bench::run_benchmarks(argc, argv);
 }

@@ -144,10 +144,4 @@ BENCHMARK(BM_Upsample2x)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicros
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  riformer::bench::measure_peaks();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return riformer::bench::run_benchmarks(argc, argv); }

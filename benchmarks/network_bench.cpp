@@ -71,10 +71,4 @@ RIFORMER_NETWORK_BENCHMARKS(kM48, "m48")
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  riformer::bench::measure_peaks();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return riformer::bench::run_benchmarks(argc, argv); }

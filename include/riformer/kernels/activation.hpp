@@ -14,11 +14,31 @@ enum class Activation { none, gelu, silu };
 [[nodiscard]] inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 [[nodiscard]] inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// Calls f.template operator()<Act>() with `act` as a template argument: kernels
+// compile one inner loop per activation and pick it once per call.
+template <class F>
+void with_activation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::gelu:
+      return f.template operator()<Activation::gelu>();
+    case Activation::silu:
+      return f.template operator()<Activation::silu>();
+    case Activation::none:
+      break;
+  }
+  return f.template operator()<Activation::none>();
+}
+
 template <Activation Act>
 [[nodiscard]] inline float activate(float x) {
   if constexpr (Act == Activation::gelu) return gelu(x);
   else if constexpr (Act == Activation::silu) return silu(x);
   else return x;
+}
+
+// The same with the activation chosen at run time (the scalar twins use this).
+[[nodiscard]] inline float activate(Activation act, float x) {
+  return act == Activation::gelu ? gelu(x) : act == Activation::silu ? silu(x) : x;
 }
 
 // The error function on a vector, as a rational function of x: erf(x) =

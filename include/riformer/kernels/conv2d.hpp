@@ -92,7 +92,6 @@ namespace detail {
 template <class Arch, Activation Act, bool AddAfter>
 void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
                    std::size_t ldc, const GemmEpilogue& ep) {
-  constexpr int NR = GemmTiles<Arch>::NR;
   const int out_w = g.out_width(in.width), pixels = g.out_height(in.height) * out_w;
   const int k = w.k, n = w.n, panels = w.panels();
   const int chunk = conv2d_chunk_rows<Arch>(k);
@@ -101,16 +100,12 @@ void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& 
   const bool stats = ep.stats.sum != nullptr;
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
-    const int index = task / split.column_groups, first = index * chunk, rows = std::min(chunk, pixels - first);
-    const int p_begin = (task % split.column_groups) * split.panels_per_group;
-    const int p_end = std::min(panels, p_begin + split.panels_per_group);
-    float* patches = ctx.scratch(worker);  // (rows, k)
-    im2col(in, g, out_w, first, rows, patches);
-    double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(index) * 2 * n : nullptr;
-    if (stats)
-      for (int j = p_begin * NR; j < std::min(n, p_end * NR); ++j) part[j] = part[n + j] = 0.0;
-    tiles<Arch, Act, AddAfter>(patches, static_cast<std::size_t>(k), rows, w, p_begin, p_end,
-                               out + static_cast<std::size_t>(first) * ldc, ldc, ep, part);
+    const ChunkTask t = chunk_task(task, chunk, pixels, panels, split);
+    float* patches = ctx.scratch(worker);  // (t.rows, k)
+    im2col(in, g, out_w, t.first, t.rows, patches);
+    double* part = task_partial_sums(ep.stats, t, n, w.panel_width);
+    tiles<Arch, Act, AddAfter>(patches, static_cast<std::size_t>(k), t.rows, w, t.p_begin, t.p_end,
+                               out + static_cast<std::size_t>(t.first) * ldc, ldc, ep, part);
   });
   if (stats) reduce_column_stats(ep.stats, chunks, n);
 }
@@ -142,25 +137,16 @@ void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, cons
   if constexpr (!kIsSimd<Arch>) {
     // No SIMD unit: unroll one pixel at a time and multiply with the scalar GEMM.
     float* patch = ctx.scratch(0);
+    const reference::GemmOptions o{nullptr, nullptr, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
+                                   epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
     for (int p = 0; p < pixels; ++p) {
       im2col(in, g, g.out_width(in.width), p, 1, patch);
-      reference::GemmOptions o{nullptr, nullptr, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
-                               epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
       reference::gemm(1, w.n, w.k, patch, k, w.weights.data(), w.bias.data(), out + static_cast<std::size_t>(p) * ldc, ldc, o);
     }
   } else {
-    using detail::conv2d_chunks;
-    const bool acc = epilogue.accumulate;
-    switch (epilogue.act) {
-      case Activation::none:
-        return conv2d_chunks<Arch, Activation::none, false>(ctx, in, g, w, out, ldc, epilogue);
-      case Activation::gelu:
-        return acc ? conv2d_chunks<Arch, Activation::gelu, true>(ctx, in, g, w, out, ldc, epilogue)
-                   : conv2d_chunks<Arch, Activation::gelu, false>(ctx, in, g, w, out, ldc, epilogue);
-      case Activation::silu:
-        return acc ? conv2d_chunks<Arch, Activation::silu, true>(ctx, in, g, w, out, ldc, epilogue)
-                   : conv2d_chunks<Arch, Activation::silu, false>(ctx, in, g, w, out, ldc, epilogue);
-    }
+    detail::with_epilogue(epilogue, [&]<Activation Act, bool AddAfter>() {
+      detail::conv2d_chunks<Arch, Act, AddAfter>(ctx, in, g, w, out, ldc, epilogue);
+    });
   }
 }
 

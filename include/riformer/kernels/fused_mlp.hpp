@@ -70,27 +70,11 @@ void fused_mlp_tiles(const Context& ctx, int m, const float* x, std::size_t ldx,
     }
     // hidden = act1(x' . W1 + b1), then out = epilogue(hidden . W2 + b2), all in cache.
     tiles<Arch, Act1, false>(in, ld, rows, w1, 0, w1.panels(), hidden, ldh, hidden_epilogue, nullptr);
-    double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(task) * 2 * n : nullptr;
-    if (stats) std::fill(part, part + 2 * n, 0.0);
+    // One row chunk per task, all panels: the partial sums are the task's own.
+    double* part = task_partial_sums(ep.stats, ChunkTask{task, i0, rows, 0, w2.panels()}, n, w2.panel_width);
     tiles<Arch, Act2, AddAfter>(hidden, ldh, rows, w2, 0, w2.panels(), out + static_cast<std::size_t>(i0) * ldo, ldo, ep, part);
   });
   if (stats) reduce_column_stats(ep.stats, tile_count, n);
-}
-
-template <class Arch, Activation Act1>
-void fused_mlp_dispatch(const Context& ctx, int m, const float* x, std::size_t ldx, const GemmPrologue& pro,
-                        const PackedMatrix& w1, const PackedMatrix& w2, float* out, std::size_t ldo, const GemmEpilogue& ep) {
-  const bool acc = ep.accumulate;
-  switch (ep.act) {
-    case Activation::none:
-      return fused_mlp_tiles<Arch, Act1, Activation::none, false>(ctx, m, x, ldx, pro, w1, w2, out, ldo, ep);
-    case Activation::gelu:
-      return acc ? fused_mlp_tiles<Arch, Act1, Activation::gelu, true>(ctx, m, x, ldx, pro, w1, w2, out, ldo, ep)
-                 : fused_mlp_tiles<Arch, Act1, Activation::gelu, false>(ctx, m, x, ldx, pro, w1, w2, out, ldo, ep);
-    case Activation::silu:
-      return acc ? fused_mlp_tiles<Arch, Act1, Activation::silu, true>(ctx, m, x, ldx, pro, w1, w2, out, ldo, ep)
-                 : fused_mlp_tiles<Arch, Act1, Activation::silu, false>(ctx, m, x, ldx, pro, w1, w2, out, ldo, ep);
-  }
 }
 
 }  // namespace detail
@@ -115,14 +99,11 @@ void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const
                     (unaliased_stride(static_cast<std::size_t>(w1.k)) + unaliased_stride(static_cast<std::size_t>(w1.n))) <=
                 Context::kScratchFloats,
             "fused_mlp: a ", w1.k, " -> ", w1.n, " layer is too wide for the tile scratch; use gemm()");
-    switch (act1) {
-      case Activation::none:
-        return detail::fused_mlp_dispatch<Arch, Activation::none>(ctx, m, x, ldx, prologue, w1, w2, out, ldo, epilogue);
-      case Activation::gelu:
-        return detail::fused_mlp_dispatch<Arch, Activation::gelu>(ctx, m, x, ldx, prologue, w1, w2, out, ldo, epilogue);
-      case Activation::silu:
-        return detail::fused_mlp_dispatch<Arch, Activation::silu>(ctx, m, x, ldx, prologue, w1, w2, out, ldo, epilogue);
-    }
+    with_activation(act1, [&]<Activation Act1>() {
+      detail::with_epilogue(epilogue, [&]<Activation Act2, bool AddAfter>() {
+        detail::fused_mlp_tiles<Arch, Act1, Act2, AddAfter>(ctx, m, x, ldx, prologue, w1, w2, out, ldo, epilogue);
+      });
+    });
   }
 }
 

@@ -207,10 +207,42 @@ inline Split split_columns(int chunks, int panels, int threads) {
   return best;
 }
 
+// What one task of a split product covers: chunk `index`, i.e. rows
+// [first, first + rows), over panels [p_begin, p_end).
+struct ChunkTask {
+  int index, first, rows, p_begin, p_end;
+};
+inline ChunkTask chunk_task(int task, int chunk, int m, int panels, const Split& split) {
+  const int index = task / split.column_groups, first = index * chunk;
+  const int p_begin = (task % split.column_groups) * split.panels_per_group;
+  return {index, first, std::min(chunk, m - first), p_begin, std::min(panels, p_begin + split.panels_per_group)};
+}
+
+// The task's chunk's block of partial column sums (sums at [0, n), squares at
+// [n, 2n)) with the columns of the task's panels zeroed; null without stats.
+inline double* task_partial_sums(const ColumnStats& stats, const ChunkTask& t, int n, int panel_width) {
+  if (!stats.sum) return nullptr;
+  double* part = stats.scratch + static_cast<std::size_t>(t.index) * 2 * n;
+  for (int j = t.p_begin * panel_width; j < std::min(n, t.p_end * panel_width); ++j) part[j] = part[n + j] = 0.0;
+  return part;
+}
+
+// Calls f.template operator()<Act, AddAfter>() for the epilogue's activation.
+// Without an activation the residual is the accumulators' starting value; with
+// one it must be added after the activation.
+template <class F>
+void with_epilogue(const GemmEpilogue& ep, F&& f) {
+  with_activation(ep.act, [&]<Activation Act>() {
+    if (Act != Activation::none && ep.accumulate)
+      f.template operator()<Act, true>();
+    else
+      f.template operator()<Act, false>();
+  });
+}
+
 template <class Arch, Activation Act, bool AddAfter>
 void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
                  std::size_t ldc, const GemmPrologue& pro, const GemmEpilogue& ep) {
-  constexpr int NR = GemmTiles<Arch>::NR;
   const int k = b.k, n = b.n, panels = b.panels();
   const bool prologue = pro.scale != nullptr;
   require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
@@ -221,24 +253,21 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
   const bool stats = ep.stats.sum != nullptr;
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
-    const int index = task / split.column_groups, i0 = index * chunk, rows = std::min(chunk, m - i0);
-    const int p_begin = (task % split.column_groups) * split.panels_per_group;
-    const int p_end = std::min(panels, p_begin + split.panels_per_group);
-    const float* rows_a = a + static_cast<std::size_t>(i0) * lda;
+    const ChunkTask t = chunk_task(task, chunk, m, panels, split);
+    const float* rows_a = a + static_cast<std::size_t>(t.first) * lda;
     std::size_t ld = lda;
     if (prologue) {  // this chunk's rows, normalized, in the worker's scratch
       ld = unaliased_stride(static_cast<std::size_t>(k));
-      affine_rows<Arch>(rows_a, lda, rows, k, pro.scale, pro.shift, ld, ctx.scratch(worker));
+      affine_rows<Arch>(rows_a, lda, t.rows, k, pro.scale, pro.shift, ld, ctx.scratch(worker));
       rows_a = ctx.scratch(worker);
     } else if (rows_alias_in_l1(lda) && split.panels_per_group > 1) {  // copied to a stride that does not alias
       ld = unaliased_stride(static_cast<std::size_t>(k));
-      copy_rows(rows_a, lda, rows, k, ld, ctx.scratch(worker));
+      copy_rows(rows_a, lda, t.rows, k, ld, ctx.scratch(worker));
       rows_a = ctx.scratch(worker);
     }
-    double* part = stats ? ep.stats.scratch + static_cast<std::size_t>(index) * 2 * n : nullptr;
-    if (stats)
-      for (int j = p_begin * NR; j < std::min(n, p_end * NR); ++j) part[j] = part[n + j] = 0.0;
-    tiles<Arch, Act, AddAfter>(rows_a, ld, rows, b, p_begin, p_end, c + static_cast<std::size_t>(i0) * ldc, ldc, ep, part);
+    double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
+    tiles<Arch, Act, AddAfter>(rows_a, ld, t.rows, b, t.p_begin, t.p_end, c + static_cast<std::size_t>(t.first) * ldc, ldc,
+                               ep, part);
   });
   if (stats) reduce_column_stats(ep.stats, chunks, n);
 }
@@ -259,20 +288,9 @@ void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const Pack
     reference::gemm(m, b.n, b.k, a, lda, b.weights.data(), b.bias.data(), c, ldc, o);
   } else {
     require(b.panel_width == GemmTiles<Arch>::NR, "gemm: matrix packed for another architecture");
-    using detail::gemm_chunks;
-    // Without an activation the residual is the accumulator's starting value;
-    // with one it must be added after the activation.
-    const bool acc = epilogue.accumulate;
-    switch (epilogue.act) {
-      case Activation::none:
-        return gemm_chunks<Arch, Activation::none, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
-      case Activation::gelu:
-        return acc ? gemm_chunks<Arch, Activation::gelu, true>(ctx, m, a, lda, b, c, ldc, prologue, epilogue)
-                   : gemm_chunks<Arch, Activation::gelu, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
-      case Activation::silu:
-        return acc ? gemm_chunks<Arch, Activation::silu, true>(ctx, m, a, lda, b, c, ldc, prologue, epilogue)
-                   : gemm_chunks<Arch, Activation::silu, false>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
-    }
+    detail::with_epilogue(epilogue, [&]<Activation Act, bool AddAfter>() {
+      detail::gemm_chunks<Arch, Act, AddAfter>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
+    });
   }
 }
 

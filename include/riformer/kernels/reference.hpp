@@ -35,9 +35,7 @@ inline void gemm(int m, int n, int k, const float* a, std::size_t lda, const flo
                                            : a[i * lda + p];
         acc += av * b[static_cast<std::size_t>(p) * n + j];
       }
-      float v = static_cast<float>(acc);
-      if (o.act == Activation::gelu) v = gelu(v);
-      if (o.act == Activation::silu) v = silu(v);
+      float v = activate(o.act, static_cast<float>(acc));
       float& out = c[i * ldc + j];
       if (o.accumulate)
         v += out * (o.residual_scale ? o.residual_scale[j] : 1.0f) + (o.residual_shift ? o.residual_shift[j] : 0.0f);
@@ -69,10 +67,7 @@ inline void conv2d(const float* in, int in_h, int in_w, int cin, std::ptrdiff_t 
               acc += static_cast<double>(in[iy * sy + ix * sx + ci * sc]) *
                      w[((static_cast<std::size_t>(co) * cin + ci) * kernel + ky) * kernel + kx];
             }
-        float v = static_cast<float>(acc);
-        if (act == Activation::gelu) v = gelu(v);
-        if (act == Activation::silu) v = silu(v);
-        out[(static_cast<std::size_t>(oy) * out_w + ox) * ldc + co] = v;
+        out[(static_cast<std::size_t>(oy) * out_w + ox) * ldc + co] = activate(act, static_cast<float>(acc));
       }
 }
 
