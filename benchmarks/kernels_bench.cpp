@@ -15,6 +15,7 @@
 #include "riformer/kernels/channel_affine.hpp"
 #include "riformer/kernels/conv2d.hpp"
 #include "riformer/kernels/gemm.hpp"
+#include "riformer/kernels/gemm_microkernel.hpp"
 #include "riformer/kernels/pool.hpp"
 #include "shapes.hpp"
 
@@ -48,6 +49,26 @@ void gemm_args(benchmark::internal::Benchmark* b) {
     for (int i = 0; i < n; ++i) b->Args({i, threads});
 }
 BENCHMARK(BM_Gemm)->Apply(gemm_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The ceiling of every GEMM above: one MR x NR micro tile over depth k with
+// its operands (MR rows of A, one packed panel of B) in L1, repeated. The gap
+// between this and BM_Gemm is what the memory hierarchy and the epilogues cost.
+void BM_MicroTile(benchmark::State& state) {
+  using Arch = riformer::DefaultArch;
+  constexpr int MR = rk::GemmTiles<Arch>::MR, NR = rk::GemmTiles<Arch>::NR;
+  const int k = static_cast<int>(state.range(0));
+  const auto a = data(static_cast<std::size_t>(MR) * k, "a.weight");
+  const auto b = data(static_cast<std::size_t>(k) * NR, "b.weight");
+  const auto packed = rk::pack_matrix(b.data(), nullptr, k, NR);  // one panel, zero bias
+  std::vector<float> c(static_cast<std::size_t>(MR) * NR);
+  const rk::detail::TileFinish finish{packed.bias.data()};
+  run_flops(state, 2.0 * MR * NR * k, 1, [&] {
+    rk::detail::micro_tile<Arch, rk::Activation::none, false>(k, a.data(), static_cast<std::size_t>(k), MR, packed.panel(0),
+                                                              c.data(), NR, NR, rk::detail::TileStart::zero, finish);
+    benchmark::DoNotOptimize(c.data());
+  });
+}
+BENCHMARK(BM_MicroTile)->Arg(64)->Arg(128)->Arg(320)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // k x k convolutions of the network at 640x640 input.
 struct ConvCase {
