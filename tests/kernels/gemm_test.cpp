@@ -107,8 +107,10 @@ TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the 
 }
 
 TEST_CASE("column sums do not depend on the thread count") {
-  // 3000 rows: many chunks; 784 x 512: few chunks, whose panels are split on 2 threads.
-  for (Case s : {Case{3000, 64, 96}, Case{784, 128, 512}}) {
+  // 3000 rows: many chunks; 784 x 512: few chunks, whose panels are split on 2
+  // threads; 400 rows of depth 512: four chunks, the last one short, so the
+  // panels are split on 2 threads to balance them.
+  for (Case s : {Case{3000, 64, 96}, Case{784, 128, 512}, Case{400, 512, 256}}) {
     CAPTURE(s.m);
     const auto a = random_vector(s.m * s.k, 1), b = random_vector(s.k * s.n, 2);
     const auto packed = rk::pack_matrix(b.data(), nullptr, s.k, s.n);
@@ -125,17 +127,22 @@ TEST_CASE("column sums do not depend on the thread count") {
 TEST_CASE("split_columns covers every panel once and shares tasks out evenly") {
   struct SplitCase {
     int chunks, panels, threads, groups;  // groups: the column groups expected
+    double last_share = 1.0;              // the last chunk's rows over a full chunk's
   };
-  for (const SplitCase t : {SplitCase{28, 8, 2, 1},    // many chunks, even: rows only
-                            SplitCase{7, 16, 2, 2},    // 7 tasks on 2 threads would idle one for 1/8 of the time
-                            SplitCase{7, 16, 1, 1},    // one thread: never split
-                            SplitCase{1, 96, 2, 4},    // a single chunk: panels split for both threads
-                            SplitCase{1, 3, 2, 3},     // fewer panels than wanted groups
-                            SplitCase{229, 8, 2, 1}})  // odd but many: the idle share is small
+  for (const SplitCase t : {SplitCase{28, 8, 2, 1},           // many chunks, even: rows only
+                            SplitCase{7, 16, 2, 2},           // 7 tasks on 2 threads would idle one for 1/8 of the time
+                            SplitCase{7, 16, 1, 1},           // one thread: never split
+                            SplitCase{1, 96, 2, 4},           // a single chunk: panels split for both threads
+                            SplitCase{1, 3, 2, 3},            // fewer panels than wanted groups
+                            SplitCase{229, 8, 2, 1},          // odd but many: the idle share is small
+                            SplitCase{4, 24, 2, 2, 16 / 28.0},  // M = 100 in chunks of 28: 56 rows against 44
+                            SplitCase{4, 24, 1, 1, 16 / 28.0},  // the same on one thread: nothing to balance
+                            SplitCase{15, 24, 2, 1, 8 / 28.0}})  // M = 400 in chunks of 28: 204 against 196
   {
     CAPTURE(t.chunks);
     CAPTURE(t.panels);
-    const rk::detail::Split s = rk::detail::split_columns(t.chunks, t.panels, t.threads);
+    CAPTURE(t.last_share);
+    const rk::detail::Split s = rk::detail::split_columns(t.chunks, t.panels, t.threads, t.last_share);
     CHECK(s.column_groups == t.groups);
     // Groups of panels_per_group consecutive panels cover [0, panels) exactly.
     CHECK(s.panels_per_group * (s.column_groups - 1) < t.panels);

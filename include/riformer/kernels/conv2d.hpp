@@ -96,7 +96,7 @@ void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& 
   const int k = w.k, n = w.n, panels = w.panels();
   const int chunk = conv2d_chunk_rows<Arch>(k);
   const int chunks = (pixels + chunk - 1) / chunk;
-  const Split split = split_columns(chunks, panels, ctx.threads());
+  const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(pixels, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {

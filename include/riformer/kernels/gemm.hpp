@@ -184,27 +184,48 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
 
 // How a gemm of `chunks` chunks and `panels` panels is split into tasks: with
 // few chunks (small images, deep stages) the panels are split too, and so they
-// are when the tasks would not share out evenly (7 chunks on 2 threads keep
-// one thread idle for an eighth of the time; 14 half-width tasks do not).
-// Rows are never split further: the chunks fix the order of the column sums.
+// are when the tasks would not share out evenly: 7 chunks on 2 threads keep
+// one thread idle for an eighth of the time (14 half-width tasks do not), and
+// so do 4 chunks whose last one is short (M = 100 in chunks of 28 rows: one
+// thread gets 56 rows, the other 44). `last_chunk_share` is the last chunk's
+// rows over a full chunk's. Rows are never split further: the chunks fix the
+// order of the column sums.
 struct Split {
   int column_groups, panels_per_group;
 };
-inline Split split_columns(int chunks, int panels, int threads) {
+inline Split split_columns(int chunks, int panels, int threads, double last_chunk_share = 1.0) {
   auto split = [&](int groups) {
     const int per_group = (panels + groups - 1) / groups;
     return Split{(panels + per_group - 1) / per_group, per_group};
   };
-  // The share of thread time left idle by the last round of tasks.
+  // The share of thread time left idle: tasks are claimed in order, each by the
+  // thread that is free first, and cost their rows times their panels.
   auto idle = [&](Split s) {
-    const int tasks = chunks * s.column_groups, rounds = (tasks + threads - 1) / threads;
-    return static_cast<double>(rounds * threads - tasks) / (rounds * threads);
+    constexpr int kMaxSimulated = 64;
+    if (threads > kMaxSimulated) {  // by task count alone
+      const int tasks = chunks * s.column_groups, rounds = (tasks + threads - 1) / threads;
+      return static_cast<double>(rounds * threads - tasks) / (rounds * threads);
+    }
+    double busy[kMaxSimulated] = {}, total = 0;
+    for (int c = 0; c < chunks; ++c)
+      for (int g = 0; g < s.column_groups; ++g) {
+        const double cost = (c == chunks - 1 ? last_chunk_share : 1.0) *
+                            std::min(s.panels_per_group, panels - g * s.panels_per_group);
+        *std::min_element(busy, busy + threads) += cost;
+        total += cost;
+      }
+    return 1.0 - total / (threads * *std::max_element(busy, busy + threads));
   };
   int groups = chunks < 2 * threads ? std::min(panels, (2 * threads + chunks - 1) / chunks) : 1;
   Split best = split(groups);
   for (int g = groups + 1; g <= std::min(panels, 4 * groups) && idle(best) > 0.1; ++g)
     if (idle(split(g)) < idle(best)) best = split(g);
   return best;
+}
+
+// The rows of the last of `chunks` chunks of `chunk` rows covering m rows, over `chunk`.
+[[nodiscard]] inline double last_chunk_share(int m, int chunk, int chunks) {
+  return static_cast<double>(m - (chunks - 1) * chunk) / chunk;
 }
 
 // What one task of a split product covers: chunk `index`, i.e. rows
@@ -249,7 +270,7 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
           " too large for the prologue scratch");
   const int chunk = gemm_chunk_rows<Arch>(k + 16, prologue || rows_alias_in_l1(lda));
   const int chunks = (m + chunk - 1) / chunk;
-  const Split split = split_columns(chunks, panels, ctx.threads());
+  const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(m, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
