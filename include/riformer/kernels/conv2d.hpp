@@ -48,6 +48,8 @@ inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int fi
   const std::size_t row_len = static_cast<std::size_t>(kk) * kk * cin;
   // Channels-last and dense along x: the taps of one kernel row are one run of kernel*cin floats.
   const bool runs = in.channels_contiguous() && in.stride_x == cin;
+  // Planes dense along x (a CHW image): the taps of one kernel row and channel are one run of kernel floats.
+  const bool planar = !in.channels_contiguous() && in.stride_x == 1;
   for (int j = 0; j < count; ++j) {
     const int pixel = first + j, oy = pixel / out_w, ox = pixel % out_w;
     float* row = cols + j * row_len;
@@ -60,8 +62,16 @@ inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int fi
         continue;
       }
       const float* line = in.data + iy * in.stride_y;
-      if (runs && x0 >= 0 && x0 + kk <= in.width) {
+      const bool inside = x0 >= 0 && x0 + kk <= in.width;
+      if (runs && inside) {
         std::memcpy(dst, line + x0 * in.stride_x, sizeof(float) * static_cast<std::size_t>(kk) * cin);
+        continue;
+      }
+      if (planar && inside) {  // one run of `kernel` floats per channel, interleaved into dst
+        for (int c = 0; c < cin; ++c) {
+          const float* src = line + c * in.stride_c + x0;
+          for (int kx = 0; kx < kk; ++kx) dst[kx * cin + c] = src[kx];
+        }
         continue;
       }
       for (int kx = 0; kx < kk; ++kx, dst += cin) {
