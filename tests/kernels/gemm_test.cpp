@@ -137,7 +137,8 @@ TEST_CASE("split_columns covers every panel once and shares tasks out evenly") {
                             SplitCase{229, 8, 2, 1},          // odd but many: the idle share is small
                             SplitCase{4, 24, 2, 2, 16 / 28.0},  // M = 100 in chunks of 28: 56 rows against 44
                             SplitCase{4, 24, 1, 1, 16 / 28.0},  // the same on one thread: nothing to balance
-                            SplitCase{15, 24, 2, 1, 8 / 28.0}})  // M = 400 in chunks of 28: 204 against 196
+                            SplitCase{15, 24, 2, 1, 8 / 28.0},  // M = 400 in chunks of 28: 204 against 196
+                            SplitCase{7, 16, 100, 16, 0.5}})   // more threads than are simulated: counted by tasks
   {
     CAPTURE(t.chunks);
     CAPTURE(t.panels);
