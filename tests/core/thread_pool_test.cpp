@@ -3,7 +3,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "riformer/core/context.hpp"
@@ -24,6 +27,67 @@ TEST_CASE("every task runs exactly once, on a worker index below the pool size")
       REQUIRE_FALSE(bad_worker.load());
     }
   }
+}
+
+TEST_CASE("each thread runs its own range front to back, then takes others' tasks from their backs") {
+  // Task t of a job runs on worker worker_of[t] as that worker's order[t]-th
+  // task. The first half's tasks are slow, so the second thread, done early,
+  // takes some of them (when the machine lets it run at all).
+  for (int threads : {2, 3}) {
+    riformer::ThreadPool pool(threads);
+    for (int job = 0; job < 20; ++job) {
+      const int tasks = 24 + job;
+      std::vector<int> worker_of(tasks, -1), order(tasks, -1);
+      std::vector<std::atomic<int>> done_by(threads);
+      pool.run(tasks, [&](int task, int worker) {
+        worker_of[task] = worker;
+        order[task] = done_by[worker].fetch_add(1);
+        if (task < tasks / 2) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      });
+      for (int w = 0; w < threads; ++w) {
+        const int begin = riformer::ThreadPool::range_begin(w, tasks, threads);
+        const int end = riformer::ThreadPool::range_begin(w + 1, tasks, threads);
+        // w's own tasks: a prefix of its range, run first and in order.
+        int own = 0;
+        while (begin + own < end && worker_of[begin + own] == w) {
+          REQUIRE(order[begin + own] == own);
+          ++own;
+        }
+        for (int t = begin + own; t < end; ++t) REQUIRE(worker_of[t] != w);
+        // The rest of w's range went to other threads, from its back: each ran
+        // them in descending order.
+        for (int t = begin + own; t + 1 < end; ++t)
+          if (worker_of[t] == worker_of[t + 1]) REQUIRE(order[t] > order[t + 1]);
+      }
+    }
+  }
+}
+
+TEST_CASE("idle_share models that schedule") {
+  const auto unit = [](int) { return 1.0; };
+  CHECK(riformer::ThreadPool::idle_share(8, 2, unit) == 0.0);
+  CHECK(riformer::ThreadPool::idle_share(3, 2, unit) == doctest::Approx(0.25));  // 2 + 1 of 4 slots
+  CHECK(riformer::ThreadPool::idle_share(5, 1, unit) == 0.0);
+  // A short last task: thread 1 owns tasks 2 and 3 (1 + 0.5), thread 0 tasks 0
+  // and 1 (2): thread 1 waits 0.5 of the 2 units, as task 1 is taken by then.
+  const auto short_last = [](int t) { return t == 3 ? 0.5 : 1.0; };
+  CHECK(riformer::ThreadPool::idle_share(4, 2, short_last) == doctest::Approx(1.0 - 3.5 / 4.0));
+  // A slow first range is shared out from its back. Thread 0 runs tasks 0 and
+  // 1 (4 units); thread 1 runs its tasks 3, 4, 5 (3 units), then takes task 2
+  // from thread 0's back (5 in all).
+  const auto slow_front = [](int t) { return t < 3 ? 2.0 : 1.0; };
+  CHECK(riformer::ThreadPool::idle_share(6, 2, slow_front) == doctest::Approx(1.0 - 9.0 / 10.0));
+  // Past the simulated thread counts, by task count: 7 tasks on 100 threads.
+  CHECK(riformer::ThreadPool::idle_share(7, 100, unit) == doctest::Approx(0.93));
+}
+
+TEST_CASE("a job of too many tasks is refused on several threads") {
+  riformer::ThreadPool pool(2);
+  CHECK_THROWS_AS(pool.run(riformer::ThreadPool::kMaxTasks + 1, [](int, int) {}), riformer::Error);
+  std::atomic<long long> sum{0};
+  pool.run(riformer::ThreadPool::kMaxTasks, [&](int task, int) { sum.fetch_add(task, std::memory_order_relaxed); });
+  const long long n = riformer::ThreadPool::kMaxTasks;
+  CHECK(sum.load() == n * (n - 1) / 2);
 }
 
 TEST_CASE("a context gives each worker its own scratch") {

@@ -23,6 +23,7 @@
 #include "riformer/core/arch.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
+#include "riformer/core/thread_pool.hpp"
 #include "riformer/kernels/activation.hpp"
 #include "riformer/kernels/gemm_microkernel.hpp"
 #include "riformer/kernels/reference.hpp"
@@ -198,27 +199,17 @@ inline Split split_columns(int chunks, int panels, int threads, double last_chun
     const int per_group = (panels + groups - 1) / groups;
     return Split{(panels + per_group - 1) / per_group, per_group};
   };
-  // The share of thread time left idle: tasks are claimed in order, each by the
-  // thread that is free first, and cost their rows times their panels.
+  // The share of thread time left idle, as the pool schedules the tasks (in
+  // chunk_task's order), each costing its rows times its panels.
   auto idle = [&](Split s) {
-    constexpr int kMaxSimulated = 64;
-    if (threads > kMaxSimulated) {  // by task count alone
-      const int tasks = chunks * s.column_groups, rounds = (tasks + threads - 1) / threads;
-      return static_cast<double>(rounds * threads - tasks) / (rounds * threads);
-    }
-    double busy[kMaxSimulated] = {}, total = 0;
-    for (int c = 0; c < chunks; ++c)
-      for (int g = 0; g < s.column_groups; ++g) {
-        const double cost = (c == chunks - 1 ? last_chunk_share : 1.0) *
-                            std::min(s.panels_per_group, panels - g * s.panels_per_group);
-        *std::min_element(busy, busy + threads) += cost;
-        total += cost;
-      }
-    return 1.0 - total / (threads * *std::max_element(busy, busy + threads));
+    return ThreadPool::idle_share(chunks * s.column_groups, threads, [&](int task) {
+      const int c = task % chunks, g = task / chunks;
+      return (c == chunks - 1 ? last_chunk_share : 1.0) * std::min(s.panels_per_group, panels - g * s.panels_per_group);
+    });
   };
   int groups = chunks < 2 * threads ? std::min(panels, (2 * threads + chunks - 1) / chunks) : 1;
   Split best = split(groups);
-  for (int g = groups + 1; g <= std::min(panels, 4 * groups) && idle(best) > 0.1; ++g)
+  for (int g = groups + 1; g <= std::min(panels, 4 * groups) && idle(best) > 0.03; ++g)
     if (idle(split(g)) < idle(best)) best = split(g);
   return best;
 }
@@ -229,13 +220,18 @@ inline Split split_columns(int chunks, int panels, int threads, double last_chun
 }
 
 // What one task of a split product covers: chunk `index`, i.e. rows
-// [first, first + rows), over panels [p_begin, p_end).
+// [first, first + rows), over panels [p_begin, p_end). Tasks run through the
+// chunks of the first column group, then of the next: the pool gives each
+// thread a contiguous range of tasks, so split rows-first a thread owns a
+// block of rows, and split by columns a share of every chunk (chunks of
+// uneven rows would not share out).
 struct ChunkTask {
   int index, first, rows, p_begin, p_end;
 };
 inline ChunkTask chunk_task(int task, int chunk, int m, int panels, const Split& split) {
-  const int index = task / split.column_groups, first = index * chunk;
-  const int p_begin = (task % split.column_groups) * split.panels_per_group;
+  const int chunks = (m + chunk - 1) / chunk;
+  const int index = task % chunks, first = index * chunk;
+  const int p_begin = task / chunks * split.panels_per_group;
   return {index, first, std::min(chunk, m - first), p_begin, std::min(panels, p_begin + split.panels_per_group)};
 }
 
