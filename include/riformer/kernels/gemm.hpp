@@ -161,7 +161,10 @@ inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue&
 
 // MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into c.
 // Panels outer: each panel of B (k x NR) is read once per chunk and reused by
-// all its tiles, while the chunk's rows of A stay in L2.
+// all its tiles, while the chunk's rows of A stay in L2. The second tile of a
+// panel (the first, if it is the only one) fetches the next panel into L2:
+// with their weights out of cache, GEMMs of 49 and 100 rows (the last stage
+// at 224x224 and 320x320) ran 9-17% faster, 400 rows 2%.
 template <class Arch, Activation Act, bool AddAfter>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
                   std::size_t ldc, const GemmEpilogue& ep, double* part) {
@@ -171,14 +174,16 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
   for (int p = p_begin; p < p_end; ++p) {
     const TileFinish finish = panel_finish(b, p, ep, part);
     const int cols = std::min(NR, b.n - p * NR);
+    const int fetching_tile = rows > MR ? MR : 0;
     for (int t = 0; t < rows; t += MR) {
       const float* at = a + static_cast<std::size_t>(t) * lda;
       float* ct = c + static_cast<std::size_t>(t) * ldc + p * NR;
+      const float* next = t == fetching_tile && p + 1 < p_end ? b.panel(p + 1) : nullptr;
       const int left = rows - t;
       if (left <= kHalf)  // a short last tile: half the height, half the wasted work
-        micro_tile<Arch, Act, AddAfter, kHalf>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish);
+        micro_tile<Arch, Act, AddAfter, kHalf>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish, next);
       else
-        micro_tile<Arch, Act, AddAfter>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start, finish);
+        micro_tile<Arch, Act, AddAfter>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start, finish, next);
     }
   }
 }
