@@ -32,10 +32,10 @@ template <class Arch = DefaultArch>
                                                                unaliased_stride(static_cast<std::size_t>(h)))) / MR * MR);
 }
 
-// Whether fusing pays: both weight matrices fit in half of a 1 MiB L2 next to
-// the tile, so each tile reuses them from cache.
+// Whether fusing pays: both weight matrices stay in L2 next to the tile, so
+// each tile reuses them from cache.
 [[nodiscard]] constexpr bool fused_mlp_worthwhile(int k, int h, int n) {
-  return (static_cast<std::size_t>(k) * h + static_cast<std::size_t>(h) * n) * sizeof(float) <= 512 * 1024;
+  return (static_cast<std::size_t>(k) * h + static_cast<std::size_t>(h) * n) * sizeof(float) <= kCachedWeightBytes;
 }
 
 // Doubles of ColumnStats::scratch fused_mlp() needs for m rows.

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "riformer/core/aligned_buffer.hpp"
 #include "riformer/core/arch.hpp"
@@ -117,6 +118,10 @@ struct GemmEpilogue {
   ColumnStats stats{};
 };
 
+// Weights up to this size stay in L2 (half of a 1 MiB one) from one row chunk
+// to the next; larger ones come from L3 or memory for every chunk.
+inline constexpr std::size_t kCachedWeightBytes = 512 * 1024;
+
 // Rows per chunk of work: also the unit of ColumnStats' partial sums, so it
 // depends on the shape only, never on the thread count. A chunk's rows of A
 // (k floats each) are reused by every panel, so they should stay in L2
@@ -161,29 +166,39 @@ inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue&
 
 // MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into c.
 // Panels outer: each panel of B (k x NR) is read once per chunk and reused by
-// all its tiles, while the chunk's rows of A stay in L2. The second tile of a
-// panel (the first, if it is the only one) fetches the next panel into L2:
-// with their weights out of cache, GEMMs of 49 and 100 rows (the last stage
-// at 224x224 and 320x320) ran 9-17% faster, 400 rows 2%.
+// all its tiles, while the chunk's rows of A stay in L2. Weights too large to
+// stay in L2 are fetched ahead: the second tile of a panel (the first, if it
+// is the only one) brings the next panel into L2. With their weights out of
+// cache, GEMMs of 49 and 100 rows (the last stage at 224x224 and 320x320) ran
+// 9-17% faster, 400 rows 2%. Smaller weights are in L2 already.
 template <class Arch, Activation Act, bool AddAfter>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
                   std::size_t ldc, const GemmEpilogue& ep, double* part) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
   constexpr int kHalf = (MR + 1) / 2;
+  const bool fetch_panels = static_cast<std::size_t>(b.k) * b.panels() * NR * sizeof(float) > kCachedWeightBytes;
   for (int p = p_begin; p < p_end; ++p) {
     const TileFinish finish = panel_finish(b, p, ep, part);
     const int cols = std::min(NR, b.n - p * NR);
-    const int fetching_tile = rows > MR ? MR : 0;
+    const int fetching_tile = !fetch_panels || p + 1 == p_end ? -1 : rows > MR ? MR : 0;
     for (int t = 0; t < rows; t += MR) {
       const float* at = a + static_cast<std::size_t>(t) * lda;
       float* ct = c + static_cast<std::size_t>(t) * ldc + p * NR;
-      const float* next = t == fetching_tile && p + 1 < p_end ? b.panel(p + 1) : nullptr;
       const int left = rows - t;
-      if (left <= kHalf)  // a short last tile: half the height, half the wasted work
-        micro_tile<Arch, Act, AddAfter, kHalf>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish, next);
+      auto tile = [&](auto fetch) RIFORMER_ALWAYS_INLINE {
+        constexpr bool kFetch = decltype(fetch)::value;
+        const float* next = kFetch ? b.panel(p + 1) : nullptr;
+        if (left <= kHalf)  // a short last tile: half the height, half the wasted work
+          micro_tile<Arch, Act, AddAfter, kHalf, kFetch>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish, next);
+        else
+          micro_tile<Arch, Act, AddAfter, MR, kFetch>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start,
+                                                      finish, next);
+      };
+      if (t == fetching_tile)
+        tile(std::true_type{});
       else
-        micro_tile<Arch, Act, AddAfter>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start, finish, next);
+        tile(std::false_type{});
     }
   }
 }

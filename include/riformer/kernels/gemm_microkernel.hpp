@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 
 #include "riformer/core/arch.hpp"
@@ -107,11 +106,12 @@ struct TileFinish {
 // C * res_scale + res_shift is added after the activation; otherwise (start ==
 // residual) it is the accumulators' starting value. MR defaults to the full
 // tile height; a short last tile of a matrix uses a half-height one.
-// With next_panel set, the tile also asks for that panel (k x NR floats, two
+// With FetchNext, the tile also asks for next_panel (k x NR floats, two
 // cache lines per step of the depth) to be brought into L2 while it computes:
 // weights too large for the caches are read from memory once per row chunk,
-// and without this the first tile of each panel waits for them.
-template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR>
+// and without this the first tile of each panel waits for them. (A template
+// parameter, so that tiles that fetch nothing run exactly the plain loop.)
+template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR, bool FetchNext = false>
 inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const float* bp, float* c, std::size_t ldc,
                        int cols, TileStart start, const TileFinish& f, const float* next_panel = nullptr) {
   using B = xsimd::batch<float, Arch>;
@@ -164,30 +164,21 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     }
   });
 
-  // The depth loop, compiled twice: with the prefetches and without (a test
-  // inside the loop measured slower than both).
-  auto depth_loop = [&](auto fetch_next) RIFORMER_ALWAYS_INLINE {
-    const float* next = next_panel;
-    for (int p = 0; p < k; ++p) {
-      if constexpr (decltype(fetch_next)::value) {
-        __builtin_prefetch(next, 0, 2);
-        __builtin_prefetch(next + L, 0, 2);
-        next += NR;
-      }
-      const B b0 = B::load_aligned(bp);
-      const B b1 = B::load_aligned(bp + L);
-      unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE {
-        const B av(row[r][p]);
-        acc[r][0] = xsimd::fma(av, b0, acc[r][0]);
-        acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
-      });
-      bp += NR;
+  for (int p = 0; p < k; ++p) {
+    if constexpr (FetchNext) {
+      __builtin_prefetch(next_panel, 0, 2);
+      __builtin_prefetch(next_panel + L, 0, 2);
+      next_panel += NR;
     }
-  };
-  if (next_panel)
-    depth_loop(std::true_type{});
-  else
-    depth_loop(std::false_type{});
+    const B b0 = B::load_aligned(bp);
+    const B b1 = B::load_aligned(bp + L);
+    unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE {
+      const B av(row[r][p]);
+      acc[r][0] = xsimd::fma(av, b0, acc[r][0]);
+      acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
+    });
+    bp += NR;
+  }
 
   const B bias0 = B::load_aligned(f.bias), bias1 = B::load_aligned(f.bias + L);
   B sum0(0.0f), sum1(0.0f), sq0(0.0f), sq1(0.0f);
