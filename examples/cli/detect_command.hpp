@@ -29,7 +29,7 @@ inline const std::vector<Option>& detect_options() {
       kArchOption,
       {"source", "PATH", "an image (JPEG, PNG, BMP) or a folder of images", ""},
       {"out", "DIR", "where annotated images, labels/ and detections.json go", "runs/detect"},
-      {"imgsz", "H [W]", "network input size, multiples of 32", "640"},
+      kImageSizeOption,
       {"rect", "", "pad only to a multiple of 32 (YOLOv5 detect.py's minimal rectangle), not to the full size", ""},
       {"conf-thres", "X", "confidence threshold", "0.25"},
       {"iou-thres", "X", "NMS IoU threshold", "0.45"},

@@ -19,6 +19,7 @@ namespace riformer::cli {
 
 inline const Option kWeightsOption{"weights", "FILE",
                                    "detector checkpoint (.safetensors from tools/export_weights.py); none: synthetic weights", ""};
+inline const Option kImageSizeOption{"imgsz", "H [W]", "network input size, multiples of 32", "640", /*multiple=*/true};
 inline const Option kArchOption{"arch", "NAME", "s12, s24, s36, m36 or m48; default: the checkpoint's", "s12 without --weights"};
 
 struct DetectorChoice {

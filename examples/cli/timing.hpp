@@ -24,6 +24,14 @@ struct Latency {
   int runs = 0;
 };
 
+// The median of `times` (sorted in place); 0 for none.
+inline double median(std::vector<double>& times) {
+  if (times.empty()) return 0;
+  std::sort(times.begin(), times.end());
+  const std::size_t n = times.size();
+  return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
 // Times `runs` calls of f after one untimed warm-up call (reported as `first`).
 template <class F>
 Latency measure(int runs, F&& f) {
@@ -42,9 +50,8 @@ Latency measure(int runs, F&& f) {
     l.min = l.median = l.first;
     return l;
   }
-  std::sort(times.begin(), times.end());
+  l.median = median(times);
   l.min = times.front();
-  l.median = times.size() % 2 ? times[times.size() / 2] : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
   return l;
 }
 

@@ -126,6 +126,12 @@ TEST_CASE("the backbone of a detector checkpoint runs on its own") {
   CHECK(r.code == 0);
 }
 
+TEST_CASE("bench times the parts and, with --layers, each layer") {
+  const Result r = run({"bench", "--imgsz", "64", "96", "--runs", "2", "--layers"});
+  CHECK(r.code == 0);
+  CHECK(r.err.find("error") == std::string::npos);
+}
+
 TEST_CASE("bad input gets exit code 2 and a clear message") {
   const std::string image = testing::repo_file(kImage).string();
   const fs::path dir = scratch("bad");
@@ -154,6 +160,7 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
       {{"detect", "--source", image, "--bogus"}, "unknown option --bogus"},
       {{"dump", "--input", image, "--out", dir.string()}, "street.jpg"},
       {{"bench", "--imgsz", "100"}, "not a multiple of 32"},
+      {{"bench", "--imgsz", "64", "96", "128"}, "one value (square) or two"},
       {{"backbone", "--weights", garbage}, "broken.jpg"},
   };
   for (const Case& c : cases) {

@@ -78,5 +78,11 @@ TEST_CASE("detector network and the whole detect() allocate nothing in steady st
     const ImageView view = ImageView::chw(input.data.data(), 128, 160, 3);
     runner.forward(view);
     CHECK(allocations_during([&] { runner.forward(view); }) == 0);
+    // Timing each layer allocates nothing either, once the timer has seen them all.
+    LayerTimer timer;
+    runner.set_layer_timer(&timer);
+    runner.forward(view);
+    CHECK(allocations_during([&] { runner.forward(view); }) == 0);
+    CHECK(timer.entries().size() > 20);
   }
 }

@@ -5,6 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "reference_yolo.hpp"
@@ -85,4 +86,40 @@ TEST_CASE("input sizes that are not multiples of 32 are refused clearly") {
   CHECK(testing::contains(msg, "100x640"));
   CHECK(testing::contains(msg, "multiple of 32"));
   CHECK_THROWS_AS(net.plan(ws, 0, 32), riformer::Error);
+}
+
+TEST_CASE("a layer timer sees every layer once per pass, in the order they run, and changes no value") {
+  const int h = 64, w = 96, nc = 3;
+  SyntheticSource source;
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  Detector<kS12> net(ParamScope(source, ""), nc);
+  const ImageView image = ImageView::chw(input.data.data(), h, w, 3);
+  Context ctx(1);
+  DetectorWorkspace ws;
+  net.plan(ws, h, w, /*with_p2=*/false);
+  const auto untimed = heads_nchw(net.run(ctx, image, ws), nc);
+
+  LayerTimer timer;
+  ctx.set_layer_timer(&timer);
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto timed = heads_nchw(net.run(ctx, image, ws), nc);
+    for (int l = 0; l < 3; ++l) CHECK(timed[l] == untimed[l]);
+  }
+  // P2 is not computed (with_p2 = false), so there is no norm0; the
+  // concatenations (model.4, 8, 11, 14) are written in place by their inputs.
+  const std::vector<std::string> expected{"patch_embed", "network.0", "network.1", "network.2", "norm2",
+                                          "network.3",   "network.4", "norm4",     "network.5", "network.6",
+                                          "norm6",       "model.1",   "model.2",   "model.3",   "model.5",
+                                          "model.6",     "model.7",   "model.9",   "model.10",  "model.12",
+                                          "model.13",    "model.15",  "model.16"};
+  std::vector<std::string> names;
+  double sum = 0;
+  for (const LayerTimer::Entry& e : timer.entries()) {
+    names.emplace_back(e.name);
+    CHECK(e.marks == 2);
+    CHECK(e.ms >= 0.0);
+    sum += e.ms;
+  }
+  CHECK(names == expected);
+  CHECK(sum > 0.0);
 }

@@ -1,12 +1,14 @@
 #pragma once
 // What every kernel receives besides its operands: the threads to run on and
 // each thread's scratch memory. Both are made once, when the Context is built;
-// kernels never allocate.
+// kernels never allocate. Models also report the end of each layer here, for
+// an optional LayerTimer.
 
 #include <memory>
 #include <vector>
 
 #include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/layer_timer.hpp"
 #include "riformer/core/thread_pool.hpp"
 
 namespace riformer {
@@ -39,7 +41,21 @@ class Context {
   // The worker's private scratch: kScratchFloats floats, 64-byte aligned.
   [[nodiscard]] float* scratch(int worker) const { return scratch_[static_cast<std::size_t>(worker)].data(); }
 
+  // Per-layer timing of the passes run with this context (null: none). The
+  // timer must outlive its use here; the Context does not own it.
+  void set_layer_timer(LayerTimer* timer) { timer_ = timer; }
+  [[nodiscard]] LayerTimer* layer_timer() const { return timer_; }
+
+  // For the models: a pass begins, and the layer `name` (a literal) has ended.
+  void start_layers() const {
+    if (timer_) timer_->start();
+  }
+  void end_layer(const char* name) const {
+    if (timer_) timer_->mark(name);
+  }
+
  private:
+  LayerTimer* timer_ = nullptr;
   std::unique_ptr<ThreadPool> pool_;
   mutable std::vector<AlignedBuffer> scratch_;
 };

@@ -39,6 +39,8 @@ class DetectorRunner {
   [[nodiscard]] const Detector<B, H>& network() const { return net_; }
   [[nodiscard]] int threads() const { return ctx_.threads(); }
   [[nodiscard]] int num_classes() const { return net_.num_classes(); }
+  // Times each layer of the following network passes into `timer` (null: stop).
+  void set_layer_timer(LayerTimer* timer) { ctx_.set_layer_timer(timer); }
 
   // Plans the working memory for a height x width network input and runs the
   // network once on a grey picture, so that the first real image does not pay

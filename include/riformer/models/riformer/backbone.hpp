@@ -158,8 +158,14 @@ class Backbone {
       return kernels::GemmEpilogue{kernels::Activation::none, false, nullptr, nullptr,
                                    {sums.sum, sums.sum_sq, ws.stats_scratch.data()}};
     };
+    // Layer names for a LayerTimer, as in the state_dict.
+    static constexpr const char* kStageNames[] = {"network.0", "network.2", "network.4", "network.6"};
+    static constexpr const char* kDownsampleNames[] = {"network.1", "network.3", "network.5"};
+    static constexpr const char* kNormNames[] = {"norm0", "norm2", "norm4", "norm6"};
+    ctx.start_layers();
     // x = patch_embed(image): (h0, w0, d0)
     stem_.forward(ctx, image, ws.stream[0], S.dims[0], with_sums());
+    ctx.end_layer("patch_embed");
     unroll4([&](auto I) {
       constexpr int C = S.dims[I];
       const int h = ws.stage_h[I], w = ws.stage_w[I];
@@ -167,6 +173,7 @@ class Backbone {
       sums.pixels = static_cast<std::size_t>(h) * w;
       sums.channels = C;
       for (const auto& block : std::get<I>(stages_)) block.forward(ctx, x, sums, ws.hidden, ws.stats_scratch.data());  // x: (h, w, C)
+      ctx.end_layer(kStageNames[I]);
       if constexpr (S.outputs[I]) {
         if (ws.placement[I] == StageOutput::skip) {
           outputs[next_output++] = FeatureMap{};
@@ -174,6 +181,7 @@ class Backbone {
           require(ws.outputs[I] != nullptr, "RIFormer backbone: no output buffer for stage ", int(I));
           std::get<I>(norms_).apply(ctx, layers::moments(sums), x, ws.outputs[I], sums.pixels, ws.output_stride[I]);  // out: (h, w, C)
           outputs[next_output++] = FeatureMap{ws.outputs[I], h, w, C, ws.output_stride[I]};
+          ctx.end_layer(kNormNames[I]);
         }
       }
       if constexpr (I < 3) {
@@ -181,6 +189,7 @@ class Backbone {
         sums.channels = S.dims[I + 1];
         std::get<I>(downsamples_).forward(ctx, ImageView::hwc(x, h, w, C), ws.stream[1 - current], S.dims[I + 1],
                                           with_sums());
+        ctx.end_layer(kDownsampleNames[I]);
         current = 1 - current;
       }
     });
@@ -214,7 +223,13 @@ class BackboneRunner {
 
   [[nodiscard]] const Backbone<S>& network() const { return net_; }
   [[nodiscard]] int threads() const { return ctx_.threads(); }
-  void set_threads(int threads) { ctx_ = Context(threads); }
+  void set_threads(int threads) {
+    LayerTimer* timer = ctx_.layer_timer();
+    ctx_ = Context(threads);
+    ctx_.set_layer_timer(timer);
+  }
+  // Times each layer of the following forward() calls into `timer` (null: stop).
+  void set_layer_timer(LayerTimer* timer) { ctx_.set_layer_timer(timer); }
 
   // Plans memory for an input size ahead of the first forward().
   void reserve(int height, int width) { net_.plan(ws_, height, width); }

@@ -191,17 +191,29 @@ class Detector {
     const float* p5 = ws.backbone.outputs[3];  // (h32, w32, kP5)
     float* y5 = ws.cat18 + c512;   // (h32, w32, c1024), slice of cat18
     float* y10 = ws.cat15 + c256;  // (h16, w16, c256), slice of cat15
+    ctx.start_layers();
     sppf_.forward(ctx, ImageView::hwc(p5, h32, w32, kP5, ws.backbone.output_stride[3]), y5, cat18_c, s);
+    ctx.end_layer("model.1");
     lateral5_.forward(ctx, ImageView::hwc(y5, h32, w32, c1024, cat18_c), ws.y6, c512);
+    ctx.end_layer("model.2");
     kernels::upsample_nearest_2x(ctx, ws.y6, c512, h32, w32, c512, ws.cat8, cat8_c);  // cat8[:, :c512]
+    ctx.end_layer("model.3");
     top_down4_.forward(ctx, ImageView::hwc(ws.cat8, h16, w16, cat8_c), ws.y9, c512, s);
+    ctx.end_layer("model.5");
     lateral4_.forward(ctx, ImageView::hwc(ws.y9, h16, w16, c512), y10, cat15_c);
+    ctx.end_layer("model.6");
     kernels::upsample_nearest_2x(ctx, y10, cat15_c, h16, w16, c256, ws.cat12, cat12_c);  // cat12[:, :c256]
+    ctx.end_layer("model.7");
     top_down3_.forward(ctx, ImageView::hwc(ws.cat12, h8, w8, cat12_c), ws.neck_out[0], c256, s);         // y13
+    ctx.end_layer("model.9");
     down3_.forward(ctx, ImageView::hwc(ws.neck_out[0], h8, w8, c256), ws.cat15, cat15_c);  // y14
+    ctx.end_layer("model.10");
     bottom_up4_.forward(ctx, ImageView::hwc(ws.cat15, h16, w16, cat15_c), ws.neck_out[1], c512, s);      // y16
+    ctx.end_layer("model.12");
     down4_.forward(ctx, ImageView::hwc(ws.neck_out[1], h16, w16, c512), ws.cat18, cat18_c);  // y17
+    ctx.end_layer("model.13");
     bottom_up5_.forward(ctx, ImageView::hwc(ws.cat18, h32, w32, cat18_c), ws.neck_out[2], c1024, s);     // y19
+    ctx.end_layer("model.15");
 
     std::array<DetectLevel, kDetectLevels> levels;
     const std::array<int, kDetectLevels> hs{h8, h16, h32}, wsz{w8, w16, w32}, cs{c256, c512, c1024};
@@ -210,6 +222,7 @@ class Detector {
       levels[l] = DetectLevel{ws.head[l], hs[l], wsz[l], static_cast<std::size_t>(detect_.pixel_stride()),
                               static_cast<float>(kDetectStrides[l]), detect_.anchors(l)};
     }
+    ctx.end_layer("model.16");
     return levels;
   }
 
