@@ -10,7 +10,10 @@ layers; ORT's are its nodes' kernel times summed per module (so ORT's total
 leaves out its own overhead between nodes). Concatenations riformer writes in
 place (model.4, 8, 11, 14) have no time of their own there.
 
-usage: /usr/bin/python3 benchmarks/compare_layers.py [--arch s12] [--size 320] [--threads 1] [--runs 20]
+The two alternate for --rounds rounds (the machine is noisy) and the table
+shows each layer's median over the rounds.
+
+usage: /usr/bin/python3 benchmarks/compare_layers.py [--arch s12] [--size 320] [--threads 1] [--runs 20] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -52,22 +56,31 @@ def onnxruntime_layers(onnx: str, size: int, threads: int, runs: int) -> dict[st
     return dict(json.loads(out.strip().splitlines()[-1])["layers"])
 
 
+def median_per_layer(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each layer's median over the rounds, in the first round's order."""
+    return {name: statistics.median(r[name] for r in rounds if name in r) for name in rounds[0]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", default="s12")
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=20, help="timed passes of each")
+    ap.add_argument("--runs", type=int, default=20, help="timed passes of each, per round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds alternating the two; medians over rounds")
     args = ap.parse_args()
 
     binary = compare.ensure_library()
     compare.ensure_onnxruntime()
     onnx = compare.exported_onnx(compare.deployed_pytorch_model("detector", args.arch), "detector", args.arch, args.size)
-    ours = library_layers(binary, args.arch, args.size, args.threads, args.runs)
-    ort = onnxruntime_layers(onnx, args.size, args.threads, args.runs)
+    rounds_ours, rounds_ort = [], []
+    for _ in range(args.rounds):
+        rounds_ours.append(library_layers(binary, args.arch, args.size, args.threads, args.runs))
+        rounds_ort.append(onnxruntime_layers(onnx, args.size, args.threads, args.runs))
+    ours, ort = median_per_layer(rounds_ours), median_per_layer(rounds_ort)
 
     print(f"# {time.strftime('%Y-%m-%d')}, RIFormer-{args.arch.upper()} detector {args.size}x{args.size}, "
-          f"{args.threads} thread{'s' if args.threads > 1 else ''}, medians of {args.runs} runs")
+          f"{args.threads} thread{'s' if args.threads > 1 else ''}, medians of {args.rounds} rounds x {args.runs} runs")
     print(f"# command: benchmarks/compare_layers.py {' '.join(sys.argv[1:])}")
     print("| layer | riformer (ms) | ORT (ms) | ORT / riformer |")
     print("|---|---|---|---|")
