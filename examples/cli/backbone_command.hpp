@@ -33,6 +33,7 @@ inline const std::vector<Option>& backbone_options() {
       {"width", "W", "without --input: synthetic input width (overrides --imgsz)", ""},
       {"threads", "N", "threads to run on (0: all cores)", "1"},
       {"runs", "R", "timed runs after one warm-up run", "10"},
+      {"layers", "", "also time each layer (R more runs)", ""},
       {"out", "DIR", "write p2.npy ... p5.npy (NCHW float32) into DIR", ""},
       {"allow-extra-keys", "", "accept checkpoint keys the backbone does not use", ""},
   };
@@ -117,6 +118,8 @@ int run_backbone(const Parsed& args) {
     std::printf("latency   median %.2f ms, min %.2f ms over %d runs (first run %.2f ms); %d thread%s, %s\n",
                 latency.median, latency.min, latency.runs, latency.first, runner.threads(),
                 runner.threads() == 1 ? "" : "s", arch_name());
+    if (args.flag("layers"))
+      print_layer_times(runs, [&] { runner.forward(image); }, [&](LayerTimer* t) { runner.set_layer_timer(t); });
 
     if (args.has("out")) {
       const std::filesystem::path dir = args.text("out");

@@ -5,9 +5,7 @@
 // Synthetic weights by default: no files needed, and speed does not depend on
 // the weights' values.
 
-#include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -36,38 +34,6 @@ inline const std::vector<Option>& bench_options() {
 }
 
 inline constexpr const char* kBenchSummary = "Times the detector and its parts; synthetic weights unless --weights is given.";
-
-// Runs `pass` `runs` times with a LayerTimer on ctx and prints each layer's
-// median time and its share of the sum of the medians.
-template <class Pass>
-void print_layer_times(int runs, Pass&& pass, Context& ctx) {
-  LayerTimer timer;
-  ctx.set_layer_timer(&timer);
-  std::vector<const char*> names;
-  std::vector<std::vector<double>> times;
-  for (int r = 0; r < runs; ++r) {
-    timer.clear();
-    pass();
-    for (const LayerTimer::Entry& e : timer.entries()) {
-      const auto it = std::find_if(names.begin(), names.end(), [&](const char* n) { return std::strcmp(n, e.name) == 0; });
-      const std::size_t i = static_cast<std::size_t>(it - names.begin());
-      if (it == names.end()) {
-        names.push_back(e.name);
-        times.emplace_back();
-      }
-      times[i].push_back(e.ms);
-    }
-  }
-  ctx.set_layer_timer(nullptr);
-  std::vector<double> medians;
-  for (auto& t : times) medians.push_back(median(t));
-  double sum = 0;
-  for (double m : medians) sum += m;
-  std::printf("\n%-28s %10s %10s\n", "layer", "median ms", "share");
-  for (std::size_t i = 0; i < names.size(); ++i)
-    std::printf("%-28s %10.3f %9.1f%%\n", names[i], medians[i], sum > 0 ? 100 * medians[i] / sum : 0.0);
-  std::printf("%-28s %10.3f\n", "sum of the layers' medians", sum);
-}
 
 template <class List>
 int run_bench(const Parsed& args) {
@@ -123,7 +89,8 @@ int run_bench(const Parsed& args) {
     row("NMS", nms.min, nms.median);
     row("total (sum of stages)", pre.min + network.min + decoding.min + nms.min,
         pre.median + network.median + decoding.median + nms.median);
-    if (args.flag("layers")) print_layer_times(runs, [&] { net.run(ctx, view, ws); }, ctx);
+    if (args.flag("layers"))
+      print_layer_times(runs, [&] { net.run(ctx, view, ws); }, [&](LayerTimer* t) { ctx.set_layer_timer(t); });
     return 0;
   });
 }

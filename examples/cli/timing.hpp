@@ -1,10 +1,15 @@
 #pragma once
 // Wall-clock timing for the command-line tool: repeated runs, min and median,
-// since the machines this runs on (shared CI boxes, laptops) are noisy.
+// since the machines this runs on (shared CI boxes, laptops) are noisy; and
+// the per-layer table of --layers.
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <vector>
+
+#include "riformer/core/layer_timer.hpp"
 
 namespace riformer::cli {
 
@@ -53,6 +58,39 @@ Latency measure(int runs, F&& f) {
   l.median = median(times);
   l.min = times.front();
   return l;
+}
+
+// Runs `pass` `runs` times with a LayerTimer attached (attach(&timer), and
+// attach(nullptr) after) and prints each layer's median time and its share of
+// the sum of the medians.
+template <class Pass, class Attach>
+void print_layer_times(int runs, Pass&& pass, Attach&& attach) {
+  LayerTimer timer;
+  attach(&timer);
+  std::vector<const char*> names;
+  std::vector<std::vector<double>> times;
+  for (int r = 0; r < runs; ++r) {
+    timer.clear();
+    pass();
+    for (const LayerTimer::Entry& e : timer.entries()) {
+      const auto it = std::find_if(names.begin(), names.end(), [&](const char* n) { return std::strcmp(n, e.name) == 0; });
+      const std::size_t i = static_cast<std::size_t>(it - names.begin());
+      if (it == names.end()) {
+        names.push_back(e.name);
+        times.emplace_back();
+      }
+      times[i].push_back(e.ms);
+    }
+  }
+  attach(nullptr);
+  std::vector<double> medians;
+  for (auto& t : times) medians.push_back(median(t));
+  double sum = 0;
+  for (double m : medians) sum += m;
+  std::printf("\n%-28s %10s %10s\n", "layer", "median ms", "share");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    std::printf("%-28s %10.3f %9.1f%%\n", names[i], medians[i], sum > 0 ? 100 * medians[i] / sum : 0.0);
+  std::printf("%-28s %10.3f\n", "sum of the layers' medians", sum);
 }
 
 }  // namespace riformer::cli
