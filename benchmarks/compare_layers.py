@@ -11,9 +11,12 @@ leaves out its own overhead between nodes). Concatenations riformer writes in
 place (model.4, 8, 11, 14) have no time of their own there.
 
 The two alternate for --rounds rounds (the machine is noisy) and the table
-shows each layer's median over the rounds.
+shows each layer's median over the rounds. With --vs-threads N the peer is
+riformer itself on N threads instead of ONNX Runtime: where a second thread
+pays least.
 
 usage: /usr/bin/python3 benchmarks/compare_layers.py [--arch s12] [--size 320] [--threads 1] [--runs 20] [--rounds 3]
+           [--vs-threads 2]
 """
 
 from __future__ import annotations
@@ -68,30 +71,40 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=20, help="timed passes of each, per round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds alternating the two; medians over rounds")
+    ap.add_argument("--vs-threads", type=int, help="compare with riformer on this many threads instead of ORT")
     args = ap.parse_args()
 
     binary = compare.ensure_library()
-    compare.ensure_onnxruntime()
-    onnx = compare.exported_onnx(compare.deployed_pytorch_model("detector", args.arch), "detector", args.arch, args.size)
-    rounds_ours, rounds_ort = [], []
+    if args.vs_threads:
+        peer_name = f"riformer, {args.vs_threads} threads"
+        ratio_name, ratio = f"speed-up on {args.vs_threads} threads", lambda ours_ms, peer_ms: ours_ms / peer_ms
+        peer = lambda: library_layers(binary, args.arch, args.size, args.vs_threads, args.runs)
+    else:
+        compare.ensure_onnxruntime()
+        onnx = compare.exported_onnx(compare.deployed_pytorch_model("detector", args.arch), "detector", args.arch,
+                                     args.size)
+        peer_name = "ORT"
+        ratio_name, ratio = "ORT / riformer", lambda ours_ms, peer_ms: peer_ms / ours_ms
+        peer = lambda: onnxruntime_layers(onnx, args.size, args.threads, args.runs)
+    rounds_ours, rounds_peer = [], []
     for _ in range(args.rounds):
         rounds_ours.append(library_layers(binary, args.arch, args.size, args.threads, args.runs))
-        rounds_ort.append(onnxruntime_layers(onnx, args.size, args.threads, args.runs))
-    ours, ort = median_per_layer(rounds_ours), median_per_layer(rounds_ort)
+        rounds_peer.append(peer())
+    ours, other = median_per_layer(rounds_ours), median_per_layer(rounds_peer)
 
     print(f"# {time.strftime('%Y-%m-%d')}, RIFormer-{args.arch.upper()} detector {args.size}x{args.size}, "
           f"{args.threads} thread{'s' if args.threads > 1 else ''}, medians of {args.rounds} rounds x {args.runs} runs")
     print(f"# command: benchmarks/compare_layers.py {' '.join(sys.argv[1:])}")
-    print("| layer | riformer (ms) | ORT (ms) | ORT / riformer |")
+    print(f"| layer | riformer (ms) | {peer_name} (ms) | {ratio_name} |")
     print("|---|---|---|---|")
-    names = list(ours) + [n for n in ort if n not in ours]
+    names = list(ours) + [n for n in other if n not in ours]
     for name in sorted(names, key=execution_order):
-        a, b = ours.get(name), ort.get(name)
-        ratio = f"{b / a:.2f}x" if a and b else ""
+        a, b = ours.get(name), other.get(name)
+        shown = f"{ratio(a, b):.2f}x" if a and b else ""
         print(f"| {name} | {a:.2f} |" if a is not None else f"| {name} | (in place) |", f"{b:.2f} |" if b is not None else "– |",
-              f"{ratio} |")
-    a, b = sum(ours.values()), sum(ort.values())
-    print(f"| **sum** | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
+              f"{shown} |")
+    a, b = sum(ours.values()), sum(other.values())
+    print(f"| **sum** | {a:.2f} | {b:.2f} | {ratio(a, b):.2f}x |")
     return 0
 
 
