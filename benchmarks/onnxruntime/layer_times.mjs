@@ -8,32 +8,13 @@
 // fused activations named "*_token_*") count to the layer before them.
 //
 //   node layer_times.mjs MODEL.onnx SIZE THREADS RUNS
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import ort from 'onnxruntime-node';
+import {openProfiledSession} from './profiled_session.mjs';
 
 const [model, sizeArg, threadsArg, runsArg] = process.argv.slice(2);
 const size = Number(sizeArg), threads = Number(threadsArg), runs = Number(runsArg);
-const prefix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'riformer-ort-')), 'profile');
-
-const session = await ort.InferenceSession.create(model, {
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  enableProfiling: true,
-  profileFilePrefix: prefix,
-});
-const data = new Float32Array(3 * size * size);
-for (let i = 0; i < data.length; ++i) data[i] = (i * 7919 % 1000) / 1000;  // as run_session.mjs
-const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, size, size])};
+const {session, feeds, profileEvents} = await openProfiledSession(model, size, threads);
 for (let i = 0; i <= runs; ++i) await session.run(feeds);
-session.endProfiling();
-const dir = path.dirname(prefix);
-const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'));
-const events = JSON.parse(fs.readFileSync(file, 'utf8'));
-fs.rmSync(dir, {recursive: true, force: true});
+const events = profileEvents();
 
 // Each node's kernel times, in the order the nodes first ran; the first run is the warm-up.
 const nodes = new Map();

@@ -5,26 +5,11 @@
 // "model_run" durations from its profiler (the work without the JS binding).
 //
 //   node run_session.mjs MODEL.onnx SIZE THREADS RUNS
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import ort from 'onnxruntime-node';
+import {openProfiledSession} from './profiled_session.mjs';
 
 const [model, sizeArg, threadsArg, runsArg] = process.argv.slice(2);
 const size = Number(sizeArg), threads = Number(threadsArg), runs = Number(runsArg);
-const prefix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'riformer-ort-')), 'profile');
-
-const session = await ort.InferenceSession.create(model, {
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  enableProfiling: true,
-  profileFilePrefix: prefix,
-});
-const data = new Float32Array(3 * size * size);
-for (let i = 0; i < data.length; ++i) data[i] = (i * 7919 % 1000) / 1000;  // any image: speed does not depend on it
-const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, size, size])};
+const {session, feeds, profileEvents} = await openProfiledSession(model, size, threads);
 
 await session.run(feeds);  // warm-up
 const wall = [];
@@ -33,10 +18,5 @@ for (let i = 0; i < runs; ++i) {
   await session.run(feeds);
   wall.push(Number(process.hrtime.bigint() - t) / 1e6);
 }
-session.endProfiling();
-const dir = path.dirname(prefix);
-const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'));
-const events = JSON.parse(fs.readFileSync(file, 'utf8'));
-const profiled = events.filter((e) => e.name === 'model_run').map((e) => e.dur / 1000).slice(1);  // drop the warm-up
-fs.rmSync(dir, {recursive: true, force: true});
+const profiled = profileEvents().filter((e) => e.name === 'model_run').map((e) => e.dur / 1000).slice(1);  // drop the warm-up
 console.log(JSON.stringify({threads, wall_ms: wall, profiled_ms: profiled}));

@@ -106,8 +106,9 @@ struct TileFinish {
 // C * res_scale + res_shift is added after the activation; otherwise (start ==
 // residual) it is the accumulators' starting value. MR defaults to the full
 // tile height; a short last tile of a matrix uses a half-height one.
-// With FetchNext, the tile also asks for next_panel (k x NR floats, two
-// cache lines per step of the depth) to be brought into L2 while it computes:
+// With FetchNext, the tile also asks for next_panel (k x NR floats: NR per
+// step of the depth, two cache lines with AVX-512, one with AVX2, where both
+// prefetches land in the same line) to be brought into L2 while it computes:
 // weights too large for the caches are read from memory once per row chunk,
 // and without this the first tile of each panel waits for them. (A template
 // parameter, so that tiles that fetch nothing run exactly the plain loop.)
