@@ -42,15 +42,20 @@ class DetectorRunner {
   // Times each layer of the following network passes into `timer` (null: stop).
   void set_layer_timer(LayerTimer* timer) { ctx_.set_layer_timer(timer); }
 
-  // Plans the working memory for a height x width network input and runs the
-  // network once on a grey picture, so that the first real image does not pay
-  // for allocating and first touching that memory (hundreds of ms at 640 on
-  // some virtual machines).
+  // Plans the working memory for a height x width network input, runs the
+  // network once on a grey picture and sizes and writes every buffer of
+  // detect() (letterbox, network input, decode, NMS), so that the first real
+  // image letterboxed to that size allocates nothing and does not pay for
+  // first touching that memory: hundreds of ms for the network's at 640 on
+  // some virtual machines, and 19 ms for the letterbox and input buffers here.
   void warm_up(int height, int width) {
-    grey_.assign(static_cast<std::size_t>(height) * width * 3, 114.0f / 255.0f);
-    forward(ImageView::hwc(grey_.data(), height, width, 3), /*with_p2=*/false);
+    const std::size_t values = static_cast<std::size_t>(height) * width * 3;
+    letterboxed_.rgb.assign(values, 114);
+    letterbox_scratch_.reserve(width, height);
+    input_.assign(values, 114.0f / 255.0f);  // the grey picture
+    forward(ImageView::hwc(input_.data(), height, width, 3), /*with_p2=*/false);
+    nms_ws_.reserve(decoded_rows(outputs_.levels), num_classes());
     nms_last(NmsOptions{});
-    grey_ = {};
   }
 
   // The network alone on an already letterboxed image (e.g. a [1, 3, H, W]
@@ -108,7 +113,6 @@ class DetectorRunner {
   LetterboxScratch letterbox_scratch_;
   std::vector<float> input_;  // letterboxed image, HWC float in [0, 1]
   std::vector<float> pred_;
-  std::vector<float> grey_;   // warm_up()'s input, released after use
   NmsWorkspace nms_ws_;
 };
 

@@ -166,6 +166,15 @@ inline void check_geometry(const LetterboxGeometry& g) {
 struct LetterboxScratch {
   letterbox_detail::Taps tx, ty;
   std::vector<int> rows;
+
+  // Makes room for any picture letterboxed into target_width x target_height
+  // (the resized picture is never larger), so that even the first one
+  // allocates nothing.
+  void reserve(int target_width, int target_height) {
+    for (auto* v : {&tx.s0, &tx.s1, &tx.w0, &tx.w1}) v->reserve(static_cast<std::size_t>(target_width));
+    for (auto* v : {&ty.s0, &ty.s1, &ty.w0, &ty.w1}) v->reserve(static_cast<std::size_t>(target_height));
+    rows.reserve(2 * static_cast<std::size_t>(target_width) * 3);
+  }
 };
 
 // Letterboxes `src` into `out` (its buffer is reused): OpenCV uint8 INTER_LINEAR resize

@@ -67,6 +67,22 @@ class NmsWorkspace {
   // The detections of the last call.
   [[nodiscard]] const std::vector<Detection>& result() const { return result_; }
 
+  // Grows every buffer to what `rows` predictions of `nc` classes can need
+  // and writes it once, so that no later call on up to that many rows
+  // allocates or first touches memory (the worst case: every row a
+  // candidate). Clears result().
+  void reserve(std::size_t rows, int nc) {
+    auto touch = [rows](auto& v) {
+      v.resize(rows);  // value-initializes: the pages are written now
+      v.clear();       // and the capacity stays
+    };
+    touch(candidates_);
+    for (auto* v : {&x1_, &y1_, &x2_, &y2_, &area_}) touch(*v);
+    touch(id_);
+    touch(result_);
+    class_kept_.reserve(static_cast<std::size_t>(std::max(nc, 0)));
+  }
+
  private:
   friend std::vector<Detection>& non_max_suppression(const float*, std::size_t, int, const NmsOptions&,
                                                      NmsWorkspace&);
