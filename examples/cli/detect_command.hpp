@@ -147,7 +147,7 @@ int run_detect(const Parsed& args) {
 
     std::printf("arch %s, weights %s, input %dx%d, %d thread%s, %s\n", choice.arch.c_str(), weights.c_str(), height, width,
                 runner.threads(), runner.threads() == 1 ? "" : "s", arch_name());
-    if (!options.minimal_rectangle) {  // with --rect the input size depends on each image
+    {  // with --rect each image's input size is at most this one, whose memory serves it
       Stopwatch warm;
       runner.warm_up(height, width);
       std::printf("warm-up %.0f ms (plans and first touches the working memory)\n", warm.milliseconds());
@@ -179,8 +179,8 @@ int run_detect(const Parsed& args) {
       }
     }
     const double n = static_cast<double>(images.size());
-    std::printf("speed: %.1f ms preprocess, %.1f ms network, %.1f ms NMS per image at %dx%d\n", total.preprocess / n,
-                total.network / n, total.nms / n, height, width);
+    std::printf("speed: %.1f ms preprocess, %.1f ms network, %.1f ms NMS per image at %s%dx%d\n", total.preprocess / n,
+                total.network / n, total.nms / n, options.minimal_rectangle ? "up to " : "", height, width);
     if (args.flag("json")) {
       const std::filesystem::path json_path = out_dir / "detections.json";
       std::ofstream out(json_path);

@@ -5,6 +5,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,12 +14,14 @@
 #include <vector>
 
 #include "cli/main.hpp"
+#include "riformer/io/image.hpp"
 #include "riformer/io/json.hpp"
 #include "riformer/io/listing_source.hpp"
 #include "riformer/io/npy.hpp"
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/yolov5/detector.hpp"
+#include "riformer/pipeline/detector_runner.hpp"
 #include "detection_rows.hpp"
 #include "test_util.hpp"
 
@@ -83,6 +86,37 @@ TEST_CASE("detect runs end to end on an image and writes what it is asked to") {
   REQUIRE(doc.size() == 1);
   CHECK(doc[0].find("detections")->size() == 5);
   CHECK(doc[0].find("width")->as_uint() == 640);
+}
+
+TEST_CASE("detect --rect finds what the library finds on the minimal rectangle") {
+  // The CLI warms up at the full size and runs each picture on its own
+  // rectangle (640x480 at 320: 320x256) in that memory; a fresh runner plans
+  // the rectangle alone. Both must give the same boxes.
+  const fs::path out = scratch("detect_rect");
+  const Result r = run({"detect", "--source", testing::repo_file(kImage).string(), "--out", out.string(), "--imgsz", "320",
+                        "--rect", "--json", "--nosave", "--max-det", "20"});
+  REQUIRE(r.code == 0);
+  std::ifstream json_file(out / "detections.json");
+  const std::string text((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  const json::Value doc = json::parse(text);
+  REQUIRE(doc.size() == 1);
+  const json::Value& got = *doc[0].find("detections");
+
+  SyntheticSource synthetic;
+  DetectorRunner<kS12> runner(Detector<kS12>(ParamScope(synthetic, ""), 80), 1);
+  DetectOptions options;
+  options.height = options.width = 320;
+  options.minimal_rectangle = true;
+  options.nms.max_det = 20;
+  const std::vector<Detection>& expected = runner.detect(load_image(testing::repo_file(kImage).string()), options);
+  REQUIRE(got.size() == expected.size());
+  CHECK(!expected.empty());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const json::Value& box = *got[i].find("box");
+    CHECK(got[i].find("class")->as_number() == expected[i].cls);
+    const float corners[] = {expected[i].x1, expected[i].y1, expected[i].x2, expected[i].y2};
+    for (std::size_t k = 0; k < 4; ++k) CHECK(std::abs(box[k].as_number() - corners[k]) <= 0.006);  // printed as %.2f
+  }
 }
 
 TEST_CASE("a checkpoint the library wrote loads through --weights, and dump writes every tensor") {

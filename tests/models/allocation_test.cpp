@@ -127,3 +127,38 @@ TEST_CASE("after warm_up(), the first detect() of any picture letterboxed to tha
     }
   }
 }
+
+TEST_CASE("with minimal rectangles, pictures of other shapes reuse the memory warm_up() planned for the full size") {
+  SyntheticSource source;
+  const auto picture = [](int width, int height) {
+    Image image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
+    for (std::size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(i * 7919 % 251);
+    return image;
+  };
+  DetectOptions options;
+  options.height = 128;
+  options.width = 160;
+  options.minimal_rectangle = true;
+  // Letterboxed to 96x160 (landscape) and 128x64 (portrait): two network input sizes, both within 128x160.
+  const Image landscape = picture(200, 100), portrait = picture(100, 200);
+  for (int threads : {1, 2}) {
+    DetectorRunner<kS12> runner(Detector<kS12>(ParamScope(source, ""), 80), threads);
+    runner.warm_up(options.height, options.width);
+    for (int round = 0; round < 2; ++round) {
+      CHECK(allocations_during([&] { runner.detect(landscape, options); }) == 0);
+      CHECK(allocations_during([&] { runner.detect(portrait, options); }) == 0);
+    }
+    // The same detections as a runner that planned each size from scratch.
+    DetectorRunner<kS12> fresh(Detector<kS12>(ParamScope(source, ""), 80), threads);
+    const std::vector<Detection> expected = fresh.detect(portrait, options);
+    const std::vector<Detection>& got = runner.detect(portrait, options);
+    REQUIRE(got.size() == expected.size());
+    CHECK(!got.empty());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].x1 == expected[i].x1);
+      CHECK(got[i].y2 == expected[i].y2);
+      CHECK(got[i].conf == expected[i].conf);
+      CHECK(got[i].cls == expected[i].cls);
+    }
+  }
+}
