@@ -91,7 +91,7 @@ def time_library(binary: str, model: str, arch: str, size: int, threads: int, ru
         return float(re.search(r"latency\s+median ([0-9.]+) ms", out).group(1))
     out = subprocess.run([binary, "bench", *common], check=True, capture_output=True, text=True).stdout
     median = lambda name: float(re.search(rf"{re.escape(name)}\s+[0-9.]+\s+([0-9.]+)", out).group(1))
-    return median("network (backbone + head)") + median("decode")
+    return median("network (backbone + head)") + median("decode, every row")
 
 
 def time_onnxruntime(onnx: str, size: int, threads: int, runs: int) -> tuple[float, float]:

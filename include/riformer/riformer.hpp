@@ -34,5 +34,6 @@
 #include "riformer/postprocess/decode.hpp"
 #include "riformer/postprocess/detection.hpp"
 #include "riformer/postprocess/draw.hpp"
+#include "riformer/postprocess/head_nms.hpp"
 #include "riformer/postprocess/letterbox.hpp"
 #include "riformer/postprocess/nms.hpp"

@@ -16,6 +16,7 @@
 #include "riformer/models/riformer/reparam.hpp"
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/postprocess/decode.hpp"
+#include "riformer/postprocess/head_nms.hpp"
 #include "riformer/postprocess/nms.hpp"
 #include "detection_rows.hpp"
 #include "test_util.hpp"
@@ -78,15 +79,21 @@ Errors check_fixture(ParamSource& source, const SafetensorsFile& golden, int nc,
       (k < 4 ? e.boxes : e.scores) = std::max(k < 4 ? e.boxes : e.scores, d);
     }
 
-  // NMS on our own predictions keeps PyTorch's rows (as a set: see detection_rows.hpp).
+  // NMS on our own predictions keeps PyTorch's rows (as a set: see detection_rows.hpp),
+  // and so does NMS straight from the head, as detect() runs it.
   for (const auto& [name, conf] : {std::pair<std::string, std::string>{"nms", "conf_thres"}, {"nms_mid", "nms_mid_conf_thres"}}) {
     NmsOptions options;
     options.conf_thres = std::stof(golden.metadata().at(conf));
-    std::vector<float> got;
-    for (const Detection& d : non_max_suppression(pred.data(), rows, nc, options))
-      got.insert(got.end(), {d.x1, d.y1, d.x2, d.y2, d.conf, static_cast<float>(d.cls)});
-    INFO(golden.path() << " " << name);
-    e.nms_unmatched += testing::unmatched_detection_rows(got, tensor(golden, name));
+    NmsWorkspace ws;
+    std::vector<float> row;
+    for (bool from_head : {false, true}) {
+      std::vector<float> got;
+      for (const Detection& d : from_head ? non_max_suppression(out.levels, nc, options, ws, row)
+                                          : non_max_suppression(pred.data(), rows, nc, options, ws))
+        got.insert(got.end(), {d.x1, d.y1, d.x2, d.y2, d.conf, static_cast<float>(d.cls)});
+      INFO(golden.path() << " " << name << (from_head ? " from the head" : " from pred"));
+      e.nms_unmatched += testing::unmatched_detection_rows(got, tensor(golden, name));
+    }
   }
   return e;
 }

@@ -15,34 +15,16 @@
 
 #include "riformer/io/safetensors.hpp"
 #include "riformer/postprocess/decode.hpp"
+#include "raw_levels.hpp"
 #include "test_util.hpp"
 
 using namespace riformer;
 using Arch = DefaultArch;
+using testing::kAnchors;
+using testing::random_level;
+using testing::RawLevel;
 
 namespace {
-
-// A level's raw map with the anchors and strides of MODEL.md, plus padding
-// channels after the 3 * no real ones (the network may write into a wider buffer).
-struct RawLevel {
-  std::vector<float> data;
-  DetectLevel level;
-};
-
-constexpr std::array<std::array<float, 6>, 3> kAnchors{{{10, 13, 16, 30, 33, 23},
-                                                        {30, 61, 62, 45, 59, 119},
-                                                        {116, 90, 156, 198, 373, 326}}};
-
-RawLevel random_level(int l, int ny, int nx, int nc, std::size_t padding, std::uint32_t seed) {
-  const std::size_t stride = 3 * static_cast<std::size_t>(nc + 5) + padding;
-  RawLevel r;
-  r.data = testing::random_vector(static_cast<std::size_t>(ny * nx) * stride, seed, -8.0f, 8.0f);
-  // Padding holds NaN: a decode that reads it shows up as NaN in the output.
-  for (std::size_t p = 0; p < static_cast<std::size_t>(ny * nx); ++p)
-    for (std::size_t k = stride - padding; k < stride; ++k) r.data[p * stride + k] = std::nanf("");
-  r.level = DetectLevel{nullptr, ny, nx, stride, static_cast<float>(8 << l), kAnchors[static_cast<std::size_t>(l)]};
-  return r;
-}
 
 struct Errors {
   double box = 0, score = 0;
@@ -118,11 +100,7 @@ TEST_CASE("vector decode equals the scalar one on ragged sizes, and the scalar o
         std::vector<RawLevel> raw;
         for (int l = 0; l < 3; ++l)
           raw.push_back(random_level(l, std::max(1, g[0] >> l), std::max(1, g[1] >> l), nc, padding, seed++));
-        std::vector<DetectLevel> levels;
-        for (RawLevel& r : raw) {
-          r.level.data = r.data.data();
-          levels.push_back(r.level);
-        }
+        const std::vector<DetectLevel> levels = testing::levels_of(raw);
         const std::size_t rows = decoded_rows(levels);
         const std::size_t no = static_cast<std::size_t>(nc) + 5;
         std::vector<float> vec(rows * no), ref(rows * no);

@@ -15,6 +15,7 @@
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/postprocess/decode.hpp"
 #include "riformer/postprocess/detection.hpp"
+#include "riformer/postprocess/head_nms.hpp"
 #include "riformer/postprocess/letterbox.hpp"
 #include "riformer/postprocess/nms.hpp"
 
@@ -55,6 +56,7 @@ class DetectorRunner {
     input_.assign(values, 114.0f / 255.0f);  // the grey picture
     forward(ImageView::hwc(input_.data(), height, width, 3), /*with_p2=*/false);
     nms_ws_.reserve(decoded_rows(outputs_.levels), num_classes());
+    row_.reserve(static_cast<std::size_t>(num_classes()) + 5);
     nms_last(NmsOptions{});
   }
 
@@ -75,11 +77,11 @@ class DetectorRunner {
     return pred_;
   }
 
-  // Detections in the last forward()'s input pixels.
+  // Detections in the last forward()'s input pixels: the same as NMS on
+  // decode_last()'s rows, but only rows with a confident objectness are
+  // decoded (see head_nms.hpp).
   std::vector<Detection>& nms_last(const NmsOptions& options) {
-    decode_last();
-    return non_max_suppression(pred_.data(), pred_.size() / static_cast<std::size_t>(num_classes() + 5), num_classes(),
-                               options, nms_ws_);
+    return non_max_suppression(outputs_.levels, num_classes(), options, nms_ws_, row_);
   }
 
   // Detections in `image`'s pixels; `timings`, if given, receives the stage times.
@@ -112,7 +114,8 @@ class DetectorRunner {
   Image letterboxed_;
   LetterboxScratch letterbox_scratch_;
   std::vector<float> input_;  // letterboxed image, HWC float in [0, 1]
-  std::vector<float> pred_;
+  std::vector<float> pred_;  // decode_last()'s rows
+  std::vector<float> row_;   // one decoded row, for nms_last()
   NmsWorkspace nms_ws_;
 };
 

@@ -57,8 +57,9 @@ struct Candidate {
 }  // namespace nms_detail
 
 class NmsWorkspace;
-std::vector<Detection>& non_max_suppression(const float* pred, std::size_t rows, int nc, const NmsOptions& options,
-                                            NmsWorkspace& ws);
+template <class ForEachRow>
+std::vector<Detection>& non_max_suppression_rows(ForEachRow&& for_each_row, int nc, const NmsOptions& options,
+                                                 NmsWorkspace& ws);
 
 // The buffers of non_max_suppression. Keep one per thread and pass it to every
 // call: they grow to the largest input seen and are then reused.
@@ -84,8 +85,8 @@ class NmsWorkspace {
   }
 
  private:
-  friend std::vector<Detection>& non_max_suppression(const float*, std::size_t, int, const NmsOptions&,
-                                                     NmsWorkspace&);
+  template <class ForEachRow>
+  friend std::vector<Detection>& non_max_suppression_rows(ForEachRow&&, int, const NmsOptions&, NmsWorkspace&);
   std::vector<nms_detail::Candidate> candidates_;
   std::vector<float> x1_, y1_, x2_, y2_, area_;  // storage of nms_detail::Alive
   std::vector<std::uint32_t> id_;
@@ -172,9 +173,8 @@ template <class Arch>
   return out;
 }
 
-inline void check(const float* pred, std::size_t rows, int nc, const NmsOptions& o) {
+inline void check(int nc, const NmsOptions& o) {
   require(nc >= 1, "non_max_suppression: number of classes must be >= 1, got ", nc);
-  require(pred != nullptr || rows == 0, "non_max_suppression: pred is null but rows = ", rows);
   require(o.conf_thres >= 0.0f && o.conf_thres <= 1.0f, "non_max_suppression: conf_thres must be in [0, 1], got ",
           o.conf_thres);
   require(o.iou_thres >= 0.0f && o.iou_thres <= 1.0f, "non_max_suppression: iou_thres must be in [0, 1], got ",
@@ -189,10 +189,13 @@ inline void check(const float* pred, std::size_t rows, int nc, const NmsOptions&
 
 }  // namespace nms_detail
 
-// pred: rows x (nc + 5) floats [cx, cy, w, h, obj, cls 0..nc-1] (what decode()
-// writes). Returns the workspace's result: at most max_det detections
-// [x1, y1, x2, y2] (no class offset), conf, class, conf descending (ties in row
-// order). Steps, all float32 as the reference:
+// The rows come from for_each_row(visit), which calls visit(row, index) for
+// rows of nc + 5 floats [cx, cy, w, h, obj, cls 0..nc-1] (what decode()
+// writes), in increasing index order; it may skip rows with obj <= conf_thres,
+// which step 1 drops anyway (a decoder can then leave them undecoded). The
+// index breaks ties in conf. Returns the workspace's result: at most max_det
+// detections [x1, y1, x2, y2] (no class offset), conf, class, conf descending
+// (ties in row order). Steps, all float32 as the reference:
 //   1. rows with obj > conf_thres; class scores times obj; class = first
 //      maximum of the products, conf = that product; keep conf > conf_thres
 //      (a NaN score anywhere drops the row: the reference's argmax picks it);
@@ -200,11 +203,12 @@ inline void check(const float* pred, std::size_t rows, int nc, const NmsOptions&
 //   3. greedy NMS on the boxes offset by class * max_wh (0 if agnostic):
 //      IoU = inter / ((area_i + area_j) - inter) > iou_thres suppresses, so
 //      0/0 (zero-area duplicates) and NaN boxes suppress nothing.
-inline std::vector<Detection>& non_max_suppression(const float* pred, std::size_t rows, int nc,
-                                                   const NmsOptions& options, NmsWorkspace& ws) {
+template <class ForEachRow>
+std::vector<Detection>& non_max_suppression_rows(ForEachRow&& for_each_row, int nc, const NmsOptions& options,
+                                                 NmsWorkspace& ws) {
   using nms_detail::Candidate;
   using nms_detail::rounded;
-  nms_detail::check(pred, rows, nc, options);
+  nms_detail::check(nc, options);
   ws.result_.clear();
   ws.candidates_.clear();
 
@@ -215,11 +219,9 @@ inline std::vector<Detection>& non_max_suppression(const float* pred, std::size_
   }
 
   const float thr = options.conf_thres;
-  const std::size_t no = static_cast<std::size_t>(nc) + 5;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* p = pred + r * no;
+  for_each_row([&](const float* p, std::size_t r) {
     const float obj = p[4];
-    if (!(obj > thr)) continue;
+    if (!(obj > thr)) return;
     float best = p[5] * obj;
     int best_k = 0;
     bool nan = std::isnan(best);
@@ -228,11 +230,11 @@ inline std::vector<Detection>& non_max_suppression(const float* pred, std::size_
       nan = std::isnan(v);
       if (v > best) best = v, best_k = k;
     }
-    if (nan || !(best > thr)) continue;
-    if (filter && !ws.class_kept_[static_cast<std::size_t>(best_k)]) continue;
+    if (nan || !(best > thr)) return;
+    if (filter && !ws.class_kept_[static_cast<std::size_t>(best_k)]) return;
     const float half_w = rounded(p[2] / 2.0f), half_h = rounded(p[3] / 2.0f);
     ws.candidates_.push_back({p[0] - half_w, p[1] - half_h, p[0] + half_w, p[1] + half_h, best, best_k, r});
-  }
+  });
 
   // A total order (conf descending, then row) sorts like the reference's
   // stable sort without stable_sort's temporary buffer.
@@ -270,6 +272,18 @@ inline std::vector<Detection>& non_max_suppression(const float* pred, std::size_
     end = nms_detail::suppress<DefaultArch>(alive, head, end, options.iou_thres);
   }
   return ws.result_;
+}
+
+// pred: rows x (nc + 5) floats, all rows decoded (see non_max_suppression_rows).
+inline std::vector<Detection>& non_max_suppression(const float* pred, std::size_t rows, int nc,
+                                                   const NmsOptions& options, NmsWorkspace& ws) {
+  require(pred != nullptr || rows == 0, "non_max_suppression: pred is null but rows = ", rows);
+  const std::size_t no = static_cast<std::size_t>(std::max(nc, 0)) + 5;
+  return non_max_suppression_rows(
+      [&](auto&& visit) {
+        for (std::size_t r = 0; r < rows; ++r) visit(pred + r * no, r);
+      },
+      nc, options, ws);
 }
 
 // One-off form: allocates a workspace per call.
