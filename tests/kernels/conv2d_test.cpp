@@ -1,9 +1,12 @@
 // im2col + GEMM convolution against the direct scalar convolution: the stem
 // (7x7/4 on CHW input), the downsamples (3x3/2), same-size 3x3 and pointwise
-// convolutions, odd sizes, borders, many chunks, column sums, two threads.
+// convolutions, odd sizes, borders, many chunks, column sums, two threads;
+// and the tiles that read channels-last patches in place against im2col's.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "riformer/kernels/conv2d.hpp"
@@ -87,6 +90,57 @@ TEST_CASE("conv2d reads channel slices of wider buffers and writes into slices")
                           kernel / 2, rk::Activation::none, slow.data(), out_stride);
     INFO("kernel " << kernel);
     CHECK(riformer::testing::max_abs_diff(fast, slow) < 1e-4);
+  }
+}
+
+TEST_CASE("tiles that read channels-last patches in place give the bits of the unrolled ones") {
+  // The same image as HWC (tiles away from the border read it in place) and
+  // as CHW (every patch unrolled by im2col): the same products in the same
+  // order, so the same bits, column sums included, with tiles of both kinds
+  // in one chunk, rows of them crossing output rows, and short last tiles.
+  const Case cases[] = {
+      {3, 64, 7, 4, 2, 96, 256, false},   // the stem
+      {3, 40, 7, 4, 2, 61, 123, false},   // odd sizes, a ragged last panel
+      {64, 96, 3, 2, 1, 40, 60, false},   // a downsample
+      {5, 7, 3, 2, 1, 33, 71, false},     // odd channels
+      {16, 33, 3, 1, 1, 19, 37, false},   // stride 1
+  };
+  for (int threads : {1, 2}) {
+    Context ctx(threads);
+    std::uint32_t seed = 500;
+    for (const Case& s : cases) {
+      INFO("cin=" << s.cin << " cout=" << s.cout << " k=" << s.kernel << "/" << s.stride << " input " << s.h << "x" << s.w
+                  << ", " << threads << " threads");
+      const rk::ConvGeometry g{s.kernel, s.stride, s.pad};
+      const int ow = g.out_width(s.w), pixels = g.out_height(s.h) * ow;
+      const auto hwc = random_vector(static_cast<std::size_t>(s.h) * s.w * s.cin, seed += 3);
+      std::vector<float> chw(hwc.size());
+      for (int y = 0; y < s.h; ++y)
+        for (int x = 0; x < s.w; ++x)
+          for (int c = 0; c < s.cin; ++c)
+            chw[(static_cast<std::size_t>(c) * s.h + y) * s.w + x] = hwc[(static_cast<std::size_t>(y) * s.w + x) * s.cin + c];
+      const ImageView in_place = ImageView::hwc(hwc.data(), s.h, s.w, s.cin);
+      const ImageView unrolled = ImageView::chw(chw.data(), s.h, s.w, s.cin);
+      int tiles_in_place = 0;
+      constexpr int MR = rk::GemmTiles<riformer::DefaultArch>::MR;
+      for (int p = 0; p < pixels; p += MR) tiles_in_place += rk::patches_in_place(in_place, g, ow, p, std::min(MR, pixels - p)) != nullptr;
+      CHECK(tiles_in_place > 0);  // both kinds of tile are exercised
+      CHECK(tiles_in_place < (pixels + MR - 1) / MR);
+
+      const auto w = random_vector(static_cast<std::size_t>(s.cout) * s.cin * s.kernel * s.kernel, seed + 1);
+      const auto bias = random_vector(s.cout, seed + 2);
+      const auto packed = rk::pack_conv_weights(w.data(), bias.data(), s.cout, s.cin, s.kernel);
+      std::vector<float> a(static_cast<std::size_t>(pixels) * s.cout), b(a.size());
+      std::vector<double> sum_a(s.cout), sq_a(s.cout), sum_b(s.cout), sq_b(s.cout);
+      std::vector<double> scratch(rk::conv2d_stats_scratch_doubles(pixels, s.cout));
+      rk::conv2d(ctx, in_place, g, packed, a.data(), s.cout,
+                 {rk::Activation::silu, false, nullptr, nullptr, {sum_a.data(), sq_a.data(), scratch.data()}});
+      rk::conv2d(ctx, unrolled, g, packed, b.data(), s.cout,
+                 {rk::Activation::silu, false, nullptr, nullptr, {sum_b.data(), sq_b.data(), scratch.data()}});
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+      CHECK(sum_a == sum_b);
+      CHECK(sq_a == sq_b);
+    }
   }
 }
 

@@ -164,6 +164,21 @@ inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue&
           part ? part + b.n + col0 : nullptr};
 }
 
+// Tiles whose rows are read in place from a channels-last image (see
+// micro_tile's Segmented) instead of from `a`: none, for a plain GEMM.
+struct NoDirectRows {
+  static constexpr bool kAny = false;
+};
+// For a convolution: tile i of the chunk (rows [i MR, i MR + MR)) starts at
+// tile_start[i] in the image, or, where null, is read from `a` (im2col'd).
+struct DirectRows {
+  static constexpr bool kAny = true;
+  const float* const* tile_start;
+  std::size_t lda;              // floats between consecutive patches: stride * channels
+  int segments;                 // kernel rows per patch
+  std::ptrdiff_t segment_step;  // floats between image rows
+};
+
 // MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into c.
 // Panels outer: each panel of B (k x NR) is read once per chunk and reused by
 // all its tiles, while the chunk's rows of A stay in L2. Weights too large to
@@ -171,9 +186,9 @@ inline TileFinish panel_finish(const PackedMatrix& b, int p, const GemmEpilogue&
 // is the only one) brings the next panel into L2. With their weights out of
 // cache, GEMMs of 49 and 100 rows (the last stage at 224x224 and 320x320) ran
 // 9-17% faster, 400 rows 2%. Smaller weights are in L2 already.
-template <class Arch, Activation Act, bool AddAfter>
+template <class Arch, Activation Act, bool AddAfter, class Direct = NoDirectRows>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
-                  std::size_t ldc, const GemmEpilogue& ep, double* part) {
+                  std::size_t ldc, const GemmEpilogue& ep, double* part, const Direct& direct = {}) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
   constexpr int kHalf = (MR + 1) / 2;
@@ -186,19 +201,36 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
       const float* at = a + static_cast<std::size_t>(t) * lda;
       float* ct = c + static_cast<std::size_t>(t) * ldc + p * NR;
       const int left = rows - t;
-      auto tile = [&](auto fetch) RIFORMER_ALWAYS_INLINE {
-        constexpr bool kFetch = decltype(fetch)::value;
+      auto tile = [&](auto fetch, auto in_place) RIFORMER_ALWAYS_INLINE {
+        constexpr bool kFetch = decltype(fetch)::value, kInPlace = decltype(in_place)::value;
         const float* next = kFetch ? b.panel(p + 1) : nullptr;
+        const float* src = at;
+        std::size_t ld = lda;
+        int segments = 1;
+        std::ptrdiff_t step = 0;
+        if constexpr (kInPlace) {
+          src = direct.tile_start[t / MR];
+          ld = direct.lda;
+          segments = direct.segments;
+          step = direct.segment_step;
+        }
         if (left <= kHalf)  // a short last tile: half the height, half the wasted work
-          micro_tile<Arch, Act, AddAfter, kHalf, kFetch>(b.k, at, lda, left, b.panel(p), ct, ldc, cols, start, finish, next);
+          micro_tile<Arch, Act, AddAfter, kHalf, kFetch, kInPlace>(b.k, src, ld, left, b.panel(p), ct, ldc, cols, start,
+                                                                   finish, next, segments, step);
         else
-          micro_tile<Arch, Act, AddAfter, MR, kFetch>(b.k, at, lda, std::min(MR, left), b.panel(p), ct, ldc, cols, start,
-                                                      finish, next);
+          micro_tile<Arch, Act, AddAfter, MR, kFetch, kInPlace>(b.k, src, ld, std::min(MR, left), b.panel(p), ct, ldc,
+                                                                cols, start, finish, next, segments, step);
+      };
+      auto from_source = [&](auto fetch) RIFORMER_ALWAYS_INLINE {
+        if constexpr (Direct::kAny) {
+          if (direct.tile_start[t / MR]) return tile(fetch, std::true_type{});
+        }
+        tile(fetch, std::false_type{});
       };
       if (t == fetching_tile)
-        tile(std::true_type{});
+        from_source(std::true_type{});
       else
-        tile(std::false_type{});
+        from_source(std::false_type{});
     }
   }
 }

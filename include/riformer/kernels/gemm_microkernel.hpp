@@ -112,9 +112,16 @@ struct TileFinish {
 // weights too large for the caches are read from memory once per row chunk,
 // and without this the first tile of each panel waits for them. (A template
 // parameter, so that tiles that fetch nothing run exactly the plain loop.)
-template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR, bool FetchNext = false>
+// Segmented: the depth is `segments` runs of k / segments values, and each
+// row's run s starts segment_step floats after its run s - 1: a convolution
+// reading its patches straight from a channels-last image, one kernel row
+// per run (rows lda = stride * channels apart, overlapping), with no im2col
+// copy. The weights are packed in the same (ky, kx, ci) order either way.
+template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR, bool FetchNext = false,
+          bool Segmented = false>
 inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const float* bp, float* c, std::size_t ldc,
-                       int cols, TileStart start, const TileFinish& f, const float* next_panel = nullptr) {
+                       int cols, TileStart start, const TileFinish& f, const float* next_panel = nullptr,
+                       int segments = 1, std::ptrdiff_t segment_step = 0) {
   using B = xsimd::batch<float, Arch>;
   using T = GemmTiles<Arch>;
   constexpr int NR = T::NR, L = T::kLanes;
@@ -165,7 +172,8 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     }
   });
 
-  for (int p = 0; p < k; ++p) {
+  // One step of the depth: value p of every row times the panel's next NR weights.
+  auto depth_step = [&](int p) RIFORMER_ALWAYS_INLINE {
     if constexpr (FetchNext) {
       __builtin_prefetch(next_panel, 0, 2);
       __builtin_prefetch(next_panel + L, 0, 2);
@@ -179,6 +187,15 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
       acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
     });
     bp += NR;
+  };
+  if constexpr (Segmented) {
+    const int run = k / segments;
+    for (int s = 0; s < segments; ++s) {
+      for (int p = 0; p < run; ++p) depth_step(p);
+      unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE { row[r] += segment_step; });
+    }
+  } else {
+    for (int p = 0; p < k; ++p) depth_step(p);
   }
 
   const B bias0 = B::load_aligned(f.bias), bias1 = B::load_aligned(f.bias + L);
