@@ -3,6 +3,8 @@
 // patches (im2col): each task unrolls the patches of its own chunk of output
 // pixels (one row of kernel*kernel*cin values per pixel) into its worker's
 // scratch, where they stay in cache for the micro-kernels that consume them.
+// On channels-last input the tiles away from the border skip the copy and
+// read their patches in the image (see patches_in_place).
 // One parallel region per convolution, no patch buffer in memory, and the
 // GEMM's epilogue (bias, activation, residual, column sums) as is. A 1x1,
 // stride-1, unpadded convolution over channels-last input is a plain GEMM.
@@ -101,9 +103,10 @@ inline const float* patches_in_place(const ImageView& in, const ConvGeometry& g,
   return in.data + iy * in.stride_y + ix * in.stride_x;
 }
 
+inline constexpr int kConvChunkTiles = 8;  // MR-row tiles per chunk, at most
+
 // Output pixels per chunk of a conv with patch length k: the unit of work and
 // of ColumnStats' partial sums; its patches fill at most the worker's scratch.
-inline constexpr int kConvChunkTiles = 8;  // MR-row tiles per chunk, at most
 template <class Arch = DefaultArch>
 [[nodiscard]] int conv2d_chunk_rows(int k) {
   constexpr int MR = GemmTiles<Arch>::MR;
