@@ -73,12 +73,17 @@ BENCHMARK(BM_MicroTile)->Arg(64)->Arg(128)->Arg(320)->Arg(512)->UseRealTime()->U
 // k x k convolutions of the network at 640x640 input.
 struct ConvCase {
   int cin, cout, kernel, stride, pad, side;
+  bool planar;  // CHW input (a user's [1, 3, H, W] tensor) instead of channels-last
   const char* name;
 };
 const ConvCase kConvs[] = {
-    {3, 64, 7, 4, 2, 640, "stem 7x7/4 3->64"},           {64, 128, 3, 2, 1, 160, "downsample 3x3/2 64->128"},
-    {320, 512, 3, 2, 1, 40, "downsample 3x3/2 320->512"}, {32, 32, 3, 1, 1, 80, "YOLO bottleneck 3x3 32->32"},
-    {64, 64, 3, 2, 1, 80, "YOLO 3x3/2 64->64"},          {128, 128, 3, 2, 1, 40, "YOLO 3x3/2 128->128"},
+    {3, 64, 7, 4, 2, 640, true, "stem 7x7/4 3->64, CHW"},
+    {3, 64, 7, 4, 2, 640, false, "stem 7x7/4 3->64, HWC (detector)"},
+    {64, 128, 3, 2, 1, 160, false, "downsample 3x3/2 64->128"},
+    {320, 512, 3, 2, 1, 40, false, "downsample 3x3/2 320->512"},
+    {32, 32, 3, 1, 1, 80, false, "YOLO bottleneck 3x3 32->32"},
+    {64, 64, 3, 2, 1, 80, false, "YOLO 3x3/2 64->64"},
+    {128, 128, 3, 2, 1, 40, false, "YOLO 3x3/2 128->128"},
 };
 
 void BM_Conv(benchmark::State& state) {
@@ -92,14 +97,14 @@ void BM_Conv(benchmark::State& state) {
   const auto w = data(static_cast<std::size_t>(cc.cout) * cc.cin * cc.kernel * cc.kernel, "w.weight");
   const auto packed = rk::pack_conv_weights(w.data(), nullptr, cc.cout, cc.cin, cc.kernel);
   std::vector<float> y(static_cast<std::size_t>(out) * out * cc.cout);
-  // The stem reads the user's planar image; the others channels-last activations.
-  const ImageView view = cc.cin == 3 ? ImageView::chw(in.data(), cc.side, cc.side, 3) : ImageView::hwc(in.data(), cc.side, cc.side, cc.cin);
+  const ImageView view = cc.planar ? ImageView::chw(in.data(), cc.side, cc.side, cc.cin)
+                                    : ImageView::hwc(in.data(), cc.side, cc.side, cc.cin);
   run_flops(state, 2.0 * out * out * cc.cout * cc.cin * cc.kernel * cc.kernel, threads, [&] {
     rk::conv2d(ctx, view, g, packed, y.data(), cc.cout, {rk::Activation::silu});
     benchmark::DoNotOptimize(y.data());
   });
 }
-BENCHMARK(BM_Conv)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv)->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void report_bytes(benchmark::State& state, double bytes_per_iteration) {
   state.counters["GB/s"] = benchmark::Counter(bytes_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
