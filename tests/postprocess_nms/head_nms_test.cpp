@@ -6,10 +6,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "raw_levels.hpp"
@@ -26,7 +26,8 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 // threshold below keeps some rows and drops others; a few NaN scores.
 std::vector<testing::RawLevel> head(int ny, int nx, int nc, std::size_t padding, std::uint32_t seed) {
   std::vector<testing::RawLevel> raw;
-  for (int l = 0; l < 3; ++l) raw.push_back(testing::random_level(l, std::max(1, ny >> l), std::max(1, nx >> l), nc, padding, seed + l));
+  for (int l = 0; l < 3; ++l)
+    raw.push_back(testing::random_level(l, std::max(1, ny >> l), std::max(1, nx >> l), nc, padding, seed + l));
   const std::size_t no = static_cast<std::size_t>(nc) + 5;
   std::size_t i = 0;
   for (testing::RawLevel& r : raw)
@@ -95,8 +96,10 @@ TEST_CASE("NMS from the head equals NMS of the decoded rows, bit for bit") {
           NmsOptions o;
           o.conf_thres = conf;
           o.agnostic = variant == 1;
-          if (variant == 2) o.classes = {0, nc - 1};
-          if (variant == 2) o.max_det = 7;
+          if (variant == 2) {
+            o.classes = {0, nc - 1};
+            o.max_det = 7;
+          }
           NmsWorkspace ws_rows, ws_head;
           std::vector<float> row;
           const std::vector<Detection>& want = non_max_suppression(pred.data(), rows, nc, o, ws_rows);
