@@ -45,6 +45,31 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 using namespace riformer;
 
+namespace {
+
+// A width x height RGB picture of varied values.
+Image picture(int width, int height) {
+  Image image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
+  for (std::size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(i * 7919 % 251);
+  return image;
+}
+
+// The same detections, value for value.
+void check_same(const std::vector<Detection>& got, const std::vector<Detection>& want) {
+  REQUIRE(got.size() == want.size());
+  CHECK(!got.empty());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].x1 == want[i].x1);
+    CHECK(got[i].y1 == want[i].y1);
+    CHECK(got[i].x2 == want[i].x2);
+    CHECK(got[i].y2 == want[i].y2);
+    CHECK(got[i].conf == want[i].conf);
+    CHECK(got[i].cls == want[i].cls);
+  }
+}
+
+}  // namespace
+
 template <class F>
 long allocations_during(F&& f) {
   const long before = g_allocations.load();
@@ -67,8 +92,7 @@ TEST_CASE("detector network and the whole detect() allocate nothing in steady st
   SyntheticSource source;
   for (int threads : {1, 2}) {
     DetectorRunner<kS12> runner(Detector<kS12>(ParamScope(source, ""), 80), threads);
-    Image image{200, 150, std::vector<std::uint8_t>(200 * 150 * 3, 90)};
-    for (std::size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(i * 7919 % 251);
+    const Image image = picture(200, 150);
     DetectOptions options;
     options.height = 128;
     options.width = 160;
@@ -89,11 +113,6 @@ TEST_CASE("detector network and the whole detect() allocate nothing in steady st
 
 TEST_CASE("after warm_up(), the first detect() of any picture letterboxed to that size allocates nothing") {
   SyntheticSource source;
-  const auto picture = [](int width, int height) {
-    Image image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
-    for (std::size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(i * 7919 % 251);
-    return image;
-  };
   // A resize up, a resize down with another aspect, and one that fits as it is.
   const std::vector<Image> images{picture(200, 150), picture(90, 300), picture(160, 128)};
   for (int threads : {1, 2}) {
@@ -112,29 +131,13 @@ TEST_CASE("after warm_up(), the first detect() of any picture letterboxed to tha
       runner.warm_up(options.height, options.width);
       const std::vector<Detection>* dets = nullptr;
       CHECK(allocations_during([&] { dets = &runner.detect(image, options); }) == 0);
-      // The warm-up changes nothing in the results.
-      const std::vector<Detection>& reference = cold.detect(image, options);
-      REQUIRE(dets->size() == reference.size());
-      CHECK(!dets->empty());
-      for (std::size_t i = 0; i < reference.size(); ++i) {
-        CHECK((*dets)[i].x1 == reference[i].x1);
-        CHECK((*dets)[i].y1 == reference[i].y1);
-        CHECK((*dets)[i].x2 == reference[i].x2);
-        CHECK((*dets)[i].y2 == reference[i].y2);
-        CHECK((*dets)[i].conf == reference[i].conf);
-        CHECK((*dets)[i].cls == reference[i].cls);
-      }
+      check_same(*dets, cold.detect(image, options));  // the warm-up changes nothing in the results
     }
   }
 }
 
 TEST_CASE("with minimal rectangles, pictures of other shapes reuse the memory warm_up() planned for the full size") {
   SyntheticSource source;
-  const auto picture = [](int width, int height) {
-    Image image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
-    for (std::size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(i * 7919 % 251);
-    return image;
-  };
   DetectOptions options;
   options.height = 128;
   options.width = 160;
@@ -151,14 +154,6 @@ TEST_CASE("with minimal rectangles, pictures of other shapes reuse the memory wa
     // The same detections as a runner that planned each size from scratch.
     DetectorRunner<kS12> fresh(Detector<kS12>(ParamScope(source, ""), 80), threads);
     const std::vector<Detection> expected = fresh.detect(portrait, options);
-    const std::vector<Detection>& got = runner.detect(portrait, options);
-    REQUIRE(got.size() == expected.size());
-    CHECK(!got.empty());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      CHECK(got[i].x1 == expected[i].x1);
-      CHECK(got[i].y2 == expected[i].y2);
-      CHECK(got[i].conf == expected[i].conf);
-      CHECK(got[i].cls == expected[i].cls);
-    }
+    check_same(runner.detect(portrait, options), expected);
   }
 }

@@ -70,23 +70,34 @@ inline void finish_box(float* row, float gx, float gy, float stride, float ancho
   row[3] = h * h * anchor_h;
 }
 
-// Walks levels, anchors, rows, columns in output order, calling
-// squash(src, dst, no) for each row's values and then fixing its box.
+// Walks levels, anchors and grid rows in output order, calling
+// line(level, anchor, gy, first, index): `first` is anchor a's values at
+// column 0 of that grid row (column x at first + x * pixel_stride), gy its
+// grid offset, index the output row of column 0.
+template <class Line>
+void for_each_line(std::span<const DetectLevel> levels, int nc, Line&& line) {
+  const std::size_t no = static_cast<std::size_t>(nc) + 5;
+  std::size_t index = 0;
+  for (const DetectLevel& l : levels)
+    for (int a = 0; a < kDetectAnchors; ++a)
+      for (int y = 0; y < l.ny; ++y, index += static_cast<std::size_t>(l.nx))
+        line(l, a, static_cast<float>(y) - 0.5f,
+             l.data + static_cast<std::size_t>(y) * static_cast<std::size_t>(l.nx) * l.pixel_stride +
+                 static_cast<std::size_t>(a) * no,
+             index);
+}
+
+// Every row in output order: squash(src, dst, no) for its values, then its box.
 template <class Squash>
 void decode_rows(std::span<const DetectLevel> levels, int nc, float* pred, Squash squash) {
   const std::size_t no = static_cast<std::size_t>(nc) + 5;
-  float* row = pred;
-  for (const DetectLevel& l : levels)
-    for (int a = 0; a < kDetectAnchors; ++a)
-      for (int y = 0; y < l.ny; ++y) {
-        const float gy = static_cast<float>(y) - 0.5f;
-        const float* pixel = l.data + static_cast<std::size_t>(y) * static_cast<std::size_t>(l.nx) * l.pixel_stride +
-                             static_cast<std::size_t>(a) * no;
-        for (int x = 0; x < l.nx; ++x, row += no, pixel += l.pixel_stride) {
-          squash(pixel, row, no);
-          finish_box(row, static_cast<float>(x) - 0.5f, gy, l.stride, l.anchors[2 * a], l.anchors[2 * a + 1]);
-        }
-      }
+  for_each_line(levels, nc, [&](const DetectLevel& l, int a, float gy, const float* pixel, std::size_t index) {
+    float* row = pred + index * no;
+    for (int x = 0; x < l.nx; ++x, row += no, pixel += l.pixel_stride) {
+      squash(pixel, row, no);
+      finish_box(row, static_cast<float>(x) - 0.5f, gy, l.stride, l.anchors[2 * a], l.anchors[2 * a + 1]);
+    }
+  });
 }
 
 }  // namespace decode_detail
@@ -162,27 +173,20 @@ void decode_confident_rows(std::span<const DetectLevel> levels, int nc, float ob
   const std::size_t no = static_cast<std::size_t>(nc) + 5;
   constexpr std::size_t kBatch = 16;  // objectness values squashed at a time
   alignas(64) float logits[kBatch], obj[kBatch];
-  std::size_t index = 0;
-  for (const DetectLevel& l : levels)
-    for (int a = 0; a < kDetectAnchors; ++a)
-      for (int y = 0; y < l.ny; ++y) {
-        const float gy = static_cast<float>(y) - 0.5f;
-        const float* line = l.data + static_cast<std::size_t>(y) * static_cast<std::size_t>(l.nx) * l.pixel_stride +
-                            static_cast<std::size_t>(a) * no;
-        for (int x0 = 0; x0 < l.nx; x0 += static_cast<int>(kBatch)) {
-          const int count = std::min(static_cast<int>(kBatch), l.nx - x0);
-          for (int i = 0; i < count; ++i) logits[i] = line[static_cast<std::size_t>(x0 + i) * l.pixel_stride + 4];
-          decode_detail::squash_row<Arch>(logits, obj, static_cast<std::size_t>(count));
-          for (int i = 0; i < count; ++i) {
-            if (!(obj[i] > obj_thres)) continue;
-            const int x = x0 + i;
-            decode_detail::squash_row<Arch>(line + static_cast<std::size_t>(x) * l.pixel_stride, row, no);
-            decode_detail::finish_box(row, static_cast<float>(x) - 0.5f, gy, l.stride, l.anchors[2 * a], l.anchors[2 * a + 1]);
-            visit(static_cast<const float*>(row), index + static_cast<std::size_t>(x));
-          }
-        }
-        index += static_cast<std::size_t>(l.nx);
+  decode_detail::for_each_line(levels, nc, [&](const DetectLevel& l, int a, float gy, const float* line, std::size_t index) {
+    for (int x0 = 0; x0 < l.nx; x0 += static_cast<int>(kBatch)) {
+      const int count = std::min(static_cast<int>(kBatch), l.nx - x0);
+      for (int i = 0; i < count; ++i) logits[i] = line[static_cast<std::size_t>(x0 + i) * l.pixel_stride + 4];
+      decode_detail::squash_row<Arch>(logits, obj, static_cast<std::size_t>(count));
+      for (int i = 0; i < count; ++i) {
+        if (!(obj[i] > obj_thres)) continue;
+        const int x = x0 + i;
+        decode_detail::squash_row<Arch>(line + static_cast<std::size_t>(x) * l.pixel_stride, row, no);
+        decode_detail::finish_box(row, static_cast<float>(x) - 0.5f, gy, l.stride, l.anchors[2 * a], l.anchors[2 * a + 1]);
+        visit(static_cast<const float*>(row), index + static_cast<std::size_t>(x));
       }
+    }
+  });
 }
 
 // The raw map of one level as PyTorch's Detect returns it before decoding,
