@@ -13,6 +13,7 @@
 #include "riformer/core/context.hpp"
 #include "riformer/kernels/activation.hpp"
 #include "riformer/kernels/channel_affine.hpp"
+#include "riformer/kernels/channels_last.hpp"
 #include "riformer/kernels/conv2d.hpp"
 #include "riformer/kernels/gemm.hpp"
 #include "riformer/kernels/gemm_microkernel.hpp"
@@ -167,6 +168,19 @@ void BM_Upsample2x(benchmark::State& state) {  // the neck at 640: 40 x 40 x 128
   report_bytes(state, 5.0 * x.size() * sizeof(float));
 }
 BENCHMARK(BM_Upsample2x)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_ChannelsLast(benchmark::State& state) {  // a [1, 3, 640, 640] tensor interleaved before the stem
+  Context ctx(static_cast<int>(state.range(0)));
+  const int side = 640;
+  const auto x = data(3 * static_cast<std::size_t>(side) * side, "input");
+  std::vector<float> y(x.size());
+  for (auto _ : state) {
+    rk::to_channels_last(ctx, ImageView::chw(x.data(), side, side, 3), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_bytes(state, 2.0 * x.size() * sizeof(float));
+}
+BENCHMARK(BM_ChannelsLast)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

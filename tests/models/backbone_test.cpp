@@ -51,6 +51,34 @@ TEST_CASE("folded forward pass equals the unfolded training-form reference") {
   check_against_reference<kS12>(64, 96);
   check_against_reference<kOdd>(37, 53);
   check_against_reference<kOdd>(3, 3);
+  check_against_reference<kOdd>(6, 5);  // the interleaved input (6*5*3) outgrows every stage (36 values)
+}
+
+TEST_CASE("planar, channels-last and sliced inputs give the same outputs") {
+  // Only dense channels-last input skips the interleaving copy before the stem.
+  SyntheticSource training;
+  BackboneRunner<kOdd> runner(Backbone<kOdd>(ParamScope(training, "")));
+  constexpr int h = 45, w = 38, stride = 5;
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  std::vector<float> hwc(static_cast<std::size_t>(h) * w * 3), sliced(static_cast<std::size_t>(h) * w * stride, 7.0f);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const float v = input.data[(static_cast<std::size_t>(c) * h + y) * w + x];
+        hwc[(static_cast<std::size_t>(y) * w + x) * 3 + c] = v;
+        sliced[(static_cast<std::size_t>(y) * w + x) * stride + c] = v;
+      }
+  auto outputs = [&](const ImageView& view) {
+    std::vector<std::vector<float>> result;
+    for (const FeatureMap& f : runner.forward(view)) {
+      const auto nchw = f.to_nchw();
+      result.emplace_back(nchw.begin(), nchw.end());
+    }
+    return result;
+  };
+  const auto planar = outputs(ImageView::chw(input.data.data(), h, w, 3));
+  CHECK(outputs(ImageView::hwc(hwc.data(), h, w, 3)) == planar);  // bit-identical: the same products
+  CHECK(outputs(ImageView::hwc(sliced.data(), h, w, 3, stride)) == planar);
 }
 
 TEST_CASE("deploy-form weights give the training-form outputs") {

@@ -1,8 +1,9 @@
 #pragma once
 // An input image addressed through strides: element (y, x, c) is at
 // data[y * stride_y + x * stride_x + c * stride_c]. One type covers the user's
-// CHW tensors (PyTorch layout) and channels-last images and activations, so the
-// first convolution reads either without a transposed copy.
+// CHW tensors (PyTorch layout) and channels-last images and activations.
+// Convolutions read any of them; channels-last is their fast path, so the
+// backbone interleaves other layouts once before its stem.
 
 #include <cstddef>
 

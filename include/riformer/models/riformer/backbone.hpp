@@ -25,6 +25,7 @@
 #include "riformer/core/feature_map.hpp"
 #include "riformer/core/image_view.hpp"
 #include "riformer/io/param_source.hpp"
+#include "riformer/kernels/channels_last.hpp"
 #include "riformer/kernels/gemm.hpp"
 #include "riformer/layers/conv2d.hpp"
 #include "riformer/layers/group_norm.hpp"
@@ -103,7 +104,8 @@ class Backbone {
             " is too small; it needs at least ", kMinInputSize, "x", kMinInputSize, " pixels");
     if (ws.height == height && ws.width == width && ws.placement == placement && ws.memory.size()) return;
     const std::array<int, 4> hs = stage_sizes(height), wsz = stage_sizes(width);
-    std::size_t stream = 0, hidden = 0;
+    // A stream buffer also holds the input interleaved to channels-last (see run()).
+    std::size_t stream = align_floats(static_cast<std::size_t>(height) * width * 3), hidden = 0;
     std::size_t stats = kernels::gemm_stats_scratch_doubles(hs[0] * wsz[0], S.dims[0]);  // the stem's
     int widest = 0;
     std::array<std::size_t, 4> out{};
@@ -163,8 +165,16 @@ class Backbone {
     static constexpr const char* kDownsampleNames[] = {"network.1", "network.3", "network.5"};
     static constexpr const char* kNormNames[] = {"norm0", "norm2", "norm4", "norm6"};
     ctx.start_layers();
+    // The stem reads channels-last patches in place; any other layout (a
+    // PyTorch CHW tensor) is interleaved first, into the stream buffer the
+    // first downsample writes only after the stem.
+    ImageView stem_input = image;
+    if (!kernels::is_dense_channels_last(image)) {
+      kernels::to_channels_last(ctx, image, ws.stream[1]);  // (H, W, 3)
+      stem_input = ImageView::hwc(ws.stream[1], image.height, image.width, 3);
+    }
     // x = patch_embed(image): (h0, w0, d0)
-    stem_.forward(ctx, image, ws.stream[0], S.dims[0], with_sums());
+    stem_.forward(ctx, stem_input, ws.stream[0], S.dims[0], with_sums());
     ctx.end_layer("patch_embed");
     unroll4([&](auto I) {
       constexpr int C = S.dims[I];
