@@ -160,6 +160,19 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     return xsimd::fma(v, scale, shift);
   };
 
+  // A tile that only stores to C asks for its lines now, for writing: they
+  // arrive while the depth loop runs, instead of stalling the stores at the
+  // end. GEMMs with many rows and a short depth, whose output leaves the
+  // caches, gained most (Zen 4, 1 thread: 6400 x 64 x 256 from 69-77% of the
+  // peak to 83-87%). Asking one tile ahead instead did not help.
+  if (start == TileStart::zero) {
+    unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE {
+      if (r < rows) {
+        __builtin_prefetch(dst + r * ld, 1, 3);
+        __builtin_prefetch(dst + r * ld + NR - 1, 1, 3);
+      }
+    });
+  }
   const float* row[MR];
   B acc[MR][2];
   unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE {
