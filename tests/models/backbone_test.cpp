@@ -20,15 +20,21 @@ namespace {
 // Odd widths, ratios and depths, and only some outputs: nothing lines up with a tile.
 constexpr BackboneSpec kOdd{{1, 2, 1, 1}, {8, 12, 20, 36}, {3, 2, 4, 1}, {true, false, true, true}};
 
-template <BackboneSpec S>
-std::vector<std::vector<float>> run_fast(ParamSource& source, const std::vector<float>& input, int h, int w, int threads) {
-  BackboneRunner<S> runner(Backbone<S>(ParamScope(source, "")), threads);
+// The returned stages as NCHW vectors.
+template <class Outputs>
+std::vector<std::vector<float>> nchw_vectors(const Outputs& outputs) {
   std::vector<std::vector<float>> result;
-  for (const FeatureMap& f : runner.forward(ImageView::chw(input.data(), h, w, 3))) {
+  for (const FeatureMap& f : outputs) {
     const auto nchw = f.to_nchw();
     result.emplace_back(nchw.begin(), nchw.end());
   }
   return result;
+}
+
+template <BackboneSpec S>
+std::vector<std::vector<float>> run_fast(ParamSource& source, const std::vector<float>& input, int h, int w, int threads) {
+  BackboneRunner<S> runner(Backbone<S>(ParamScope(source, "")), threads);
+  return nchw_vectors(runner.forward(ImageView::chw(input.data(), h, w, 3)));
 }
 
 template <BackboneSpec S>
@@ -68,14 +74,7 @@ TEST_CASE("planar, channels-last and sliced inputs give the same outputs") {
         hwc[(static_cast<std::size_t>(y) * w + x) * 3 + c] = v;
         sliced[(static_cast<std::size_t>(y) * w + x) * stride + c] = v;
       }
-  auto outputs = [&](const ImageView& view) {
-    std::vector<std::vector<float>> result;
-    for (const FeatureMap& f : runner.forward(view)) {
-      const auto nchw = f.to_nchw();
-      result.emplace_back(nchw.begin(), nchw.end());
-    }
-    return result;
-  };
+  auto outputs = [&](const ImageView& view) { return nchw_vectors(runner.forward(view)); };
   const auto planar = outputs(ImageView::chw(input.data.data(), h, w, 3));
   CHECK(outputs(ImageView::hwc(hwc.data(), h, w, 3)) == planar);  // bit-identical: the same products
   CHECK(outputs(ImageView::hwc(sliced.data(), h, w, 3, stride)) == planar);
