@@ -174,7 +174,8 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     __builtin_prefetch(dst + r * ld + NR - 1, 1, 3);
   };
   // Rows whose lines are asked for in the depth loop; the others, at once.
-  const int spread_rows = start == TileStart::zero && !Segmented ? std::min(k / kStepsPerPrefetch, rows) : 0;
+  const int run = Segmented ? k / segments : k;  // depth steps before the rows jump (a conv's kernel row)
+  const int spread_rows = start == TileStart::zero ? std::min(run / kStepsPerPrefetch, rows) : 0;
   if (start == TileStart::zero)
     for (int r = spread_rows; r < rows; ++r) prefetch_c_row(r);
   const float* row[MR];
@@ -205,19 +206,19 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     });
     bp += NR;
   };
+  // The first run asks for C's lines as it goes; a segmented depth runs on
+  // from where each row's next kernel row starts.
+  int p = 0;
+  for (int r = 0; r < spread_rows; ++r) {
+    prefetch_c_row(r);
+    for (int q = 0; q < kStepsPerPrefetch; ++q, ++p) depth_step(p);
+  }
+  for (; p < run; ++p) depth_step(p);
   if constexpr (Segmented) {
-    const int run = k / segments;
-    for (int s = 0; s < segments; ++s) {
-      for (int p = 0; p < run; ++p) depth_step(p);
+    for (int s = 1; s < segments; ++s) {
       unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE { row[r] += segment_step; });
+      for (int q = 0; q < run; ++q) depth_step(q);
     }
-  } else {
-    int p = 0;
-    for (int r = 0; r < spread_rows; ++r) {
-      prefetch_c_row(r);
-      for (int q = 0; q < kStepsPerPrefetch; ++q, ++p) depth_step(p);
-    }
-    for (; p < k; ++p) depth_step(p);
   }
 
   const B bias0 = B::load_aligned(f.bias), bias1 = B::load_aligned(f.bias + L);
