@@ -165,9 +165,12 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   // arrive while the depth loop runs, instead of stalling the stores at the
   // end. GEMMs with many rows and a short depth, whose output leaves the
   // caches, gained most (Zen 4, 1 thread: 6400 x 64 x 256 from 69-77% of the
-  // peak to 83-87%). Row r's lines are asked for at depth step 2r rather than
-  // all at once, which keeps the core's miss buffers free for the loads of A
-  // and B: a further 2-5% on most such shapes. (One tile ahead did not help.)
+  // peak to 83-87%). With AVX-512, whose tile asks for 28 lines, row r's
+  // lines are asked for at depth step 2r rather than all at once, which keeps
+  // the core's miss buffers free for the loads of A and B: a further 2-5% on
+  // most such shapes. AVX2's tile asks for 6, and spread out they came too
+  // late (the S12 detector 2-3% slower). (One tile ahead did not help.)
+  constexpr bool kSpreadPrefetches = MR * NR * sizeof(float) / 64 > 12;
   constexpr int kStepsPerPrefetch = 2;
   auto prefetch_c_row = [&](int r) RIFORMER_ALWAYS_INLINE {
     __builtin_prefetch(dst + r * ld, 1, 3);
@@ -175,7 +178,7 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   };
   // Rows whose lines are asked for in the depth loop; the others, at once.
   const int run = Segmented ? k / segments : k;  // depth steps before the rows jump (a conv's kernel row)
-  const int spread_rows = start == TileStart::zero ? std::min(run / kStepsPerPrefetch, rows) : 0;
+  const int spread_rows = kSpreadPrefetches && start == TileStart::zero ? std::min(run / kStepsPerPrefetch, rows) : 0;
   if (start == TileStart::zero)
     for (int r = spread_rows; r < rows; ++r) prefetch_c_row(r);
   const float* row[MR];
