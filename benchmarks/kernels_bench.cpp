@@ -7,6 +7,7 @@
 //   bazel run //benchmarks:kernels_bench -- [--benchmark_filter=Gemm]
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -114,6 +115,26 @@ void report_bytes(benchmark::State& state, double bytes_per_iteration) {
 // Stage 0 of S12 at 640x640: 160 x 160 pixels x 64 channels.
 constexpr std::size_t kPixels = 160 * 160;
 constexpr int kChannels = 64;
+
+// The ceiling of the memory-bound kernels below: the same bytes as
+// BM_ChannelAffine (one stage-0 tensor read, one written) copied with
+// memcpy, split over the threads as the kernels split their rows. Their GB/s
+// over this one's, from the same run, is how near the bandwidth they are.
+void BM_Copy(benchmark::State& state) {
+  Context ctx(static_cast<int>(state.range(0)));
+  const auto x = data(kPixels * kChannels, "input");
+  std::vector<float> y(x.size());
+  const int parts = ctx.threads();
+  for (auto _ : state) {
+    ctx.parallel(parts, [&](int part, int) {
+      const std::size_t begin = x.size() * part / parts, end = x.size() * (part + 1) / parts;
+      std::memcpy(y.data() + begin, x.data() + begin, (end - begin) * sizeof(float));
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  report_bytes(state, 2.0 * x.size() * sizeof(float));
+}
+BENCHMARK(BM_Copy)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_ChannelAffine(benchmark::State& state) {
   Context ctx(static_cast<int>(state.range(0)));
