@@ -11,6 +11,25 @@
 
 namespace riformer::kernels {
 
+// out[r, j] = a[r, j] * scale[j] + shift[j] for rows x k values, rows lda
+// floats apart in a and ldo in out; out may be a when the strides match. Also
+// the GroupNorm a GEMM applies to its rows as it reads them (its prologue).
+template <class Arch = DefaultArch>
+RIFORMER_ALWAYS_INLINE inline void affine_rows(const float* a, std::size_t lda, std::size_t rows, int k, const float* scale, const float* shift,
+                        std::size_t ldo, float* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* src = a + r * lda;
+    float* dst = out + r * ldo;
+    int j = 0;
+    if constexpr (kIsSimd<Arch>) {
+      using B = xsimd::batch<float, Arch>;
+      for (; j + static_cast<int>(B::size) <= k; j += B::size)
+        xsimd::fma(B::load_unaligned(src + j), B::load_unaligned(scale + j), B::load_unaligned(shift + j)).store_unaligned(dst + j);
+    }
+    for (; j < k; ++j) dst[j] = src[j] * scale[j] + shift[j];
+  }
+}
+
 // y[r, c] = x[r, c] * scale[c] + shift[c] over rows x channels; x is dense (row
 // stride = channels), y has row stride y_stride (0: dense), so the result can
 // land in its slice of a concatenation. y may alias x when both are dense.
@@ -22,18 +41,11 @@ void channel_affine(const Context& ctx, const float* x, float* y, std::size_t ro
   const int tasks = static_cast<int>(std::clamp<std::size_t>(rows * c / 16384, 1, 4 * ctx.threads()));
   ctx.parallel(tasks, [&](int task, int) {
     const std::size_t r0 = rows * task / tasks, r1 = rows * (task + 1) / tasks;
-    for (std::size_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * c;
-      float* yr = y + r * y_stride;
-      std::size_t i = 0;
-      if constexpr (kIsSimd<Arch>) {
-        using B = xsimd::batch<float, Arch>;
-        for (; i + B::size <= c; i += B::size)
-          xsimd::fma(B::load_unaligned(xr + i), B::load_unaligned(scale + i), B::load_unaligned(shift + i))
-              .store_unaligned(yr + i);
-      }
-      for (; i < c; ++i) yr[i] = xr[i] * scale[i] + shift[i];
-    }
+    // The loop gets its pointers and sizes as arguments, not through this
+    // lambda's references: a vector store may alias any memory (xsimd's are
+    // may_alias), so values read through a reference were read again after
+    // every store, and the pass ran at 45 GB/s instead of a copy's 70 (Zen 4).
+    affine_rows<Arch>(x + r0 * c, c, r1 - r0, channels, scale, shift, y_stride, y + r0 * y_stride);
   });
 }
 

@@ -20,6 +20,7 @@
 #include "riformer/core/arch.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/kernels/activation.hpp"
+#include "riformer/kernels/channel_affine.hpp"
 
 namespace riformer::kernels {
 
@@ -56,24 +57,6 @@ RIFORMER_ALWAYS_INLINE inline void unroll_impl(F&& f, std::integer_sequence<int,
 template <int N, class F>
 RIFORMER_ALWAYS_INLINE inline void unroll(F&& f) {
   unroll_impl<N>(std::forward<F>(f), std::make_integer_sequence<int, N>{});
-}
-
-// out[r, j] = a[r, j] * scale[j] + shift[j] for rows x k values (out row
-// stride ldo): a GroupNorm applied on the way into a GEMM, vectorized.
-template <class Arch>
-inline void affine_rows(const float* a, std::size_t lda, int rows, int k, const float* scale, const float* shift,
-                        std::size_t ldo, float* out) {
-  for (int r = 0; r < rows; ++r) {
-    const float* src = a + static_cast<std::size_t>(r) * lda;
-    float* dst = out + static_cast<std::size_t>(r) * ldo;
-    int j = 0;
-    if constexpr (kIsSimd<Arch>) {
-      using B = xsimd::batch<float, Arch>;
-      for (; j + static_cast<int>(B::size) <= k; j += B::size)
-        xsimd::fma(B::load_unaligned(src + j), B::load_unaligned(scale + j), B::load_unaligned(shift + j)).store_unaligned(dst + j);
-    }
-    for (; j < k; ++j) dst[j] = src[j] * scale[j] + shift[j];
-  }
 }
 
 // out[r, :] = a[r, :] for rows x k values, into row stride ldo.
