@@ -177,18 +177,25 @@ void BM_MaxPool5(benchmark::State& state) {  // SPPF at 640: 20 x 20 x 256
 }
 BENCHMARK(BM_MaxPool5)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-void BM_Upsample2x(benchmark::State& state) {  // the neck at 640: 40 x 40 x 128 -> 80 x 80
+// The neck at 640: 40 x 40 x 128 -> 80 x 80, either dense (slice 1) or, as in
+// the network, into the first half of a concatenation twice as wide (slice 2).
+void BM_Upsample2x(benchmark::State& state) {
   Context ctx(static_cast<int>(state.range(0)));
   const int h = 40, w = 40, c = 128;
+  const std::size_t out_stride = static_cast<std::size_t>(c) * state.range(1);
   const auto x = data(static_cast<std::size_t>(h) * w * c, "input");
-  std::vector<float> y(4 * x.size());
+  std::vector<float> y(4 * static_cast<std::size_t>(h) * w * out_stride);
   for (auto _ : state) {
-    rk::upsample_nearest_2x(ctx, x.data(), c, h, w, c, y.data(), c);
+    rk::upsample_nearest_2x(ctx, x.data(), c, h, w, c, y.data(), out_stride);
     benchmark::DoNotOptimize(y.data());
   }
   report_bytes(state, 5.0 * x.size() * sizeof(float));
 }
-BENCHMARK(BM_Upsample2x)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Upsample2x)
+    ->ArgsProduct({{1, 2}, {1, 2}})
+    ->ArgNames({"threads", "slice"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_ChannelsLast(benchmark::State& state) {  // a [1, 3, 640, 640] tensor interleaved before the stem
   Context ctx(static_cast<int>(state.range(0)));

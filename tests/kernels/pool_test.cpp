@@ -36,18 +36,23 @@ TEST_CASE("max_pool_same matches the direct window max, borders clipped") {
 }
 
 TEST_CASE("upsample_nearest_2x copies every pixel to its 2x2 block, into a slice") {
-  for (int threads : {1, 2}) {
-    Context ctx(threads);
-    const int h = 3, w = 5, c = 7, in_stride = 9, out_stride = 12;
-    const auto in = random_vector(static_cast<std::size_t>(h) * w * in_stride, 5);
-    std::vector<float> out(static_cast<std::size_t>(4) * h * w * out_stride, -1.0f);
-    rk::upsample_nearest_2x(ctx, in.data(), in_stride, h, w, c, out.data(), out_stride);
-    for (int y = 0; y < 2 * h; ++y)
-      for (int x = 0; x < 2 * w; ++x)
-        for (int k = 0; k < out_stride; ++k) {
-          const float got = out[(static_cast<std::size_t>(y) * 2 * w + x) * out_stride + k];
-          const float want = k < c ? in[(static_cast<std::size_t>(y / 2) * w + x / 2) * in_stride + k] : -1.0f;
-          REQUIRE(got == want);
-        }
-  }
+  // c = 7 runs only the scalar tail on AVX2 and AVX-512; c = 37 runs whole
+  // vectors and then a tail on every target.
+  for (int threads : {1, 2})
+    for (int c : {7, 37}) {
+      CAPTURE(threads);
+      CAPTURE(c);
+      Context ctx(threads);
+      const int h = 3, w = 5, in_stride = c + 2, out_stride = c + 5;
+      const auto in = random_vector(static_cast<std::size_t>(h) * w * in_stride, 5);
+      std::vector<float> out(static_cast<std::size_t>(4) * h * w * out_stride, -1.0f);
+      rk::upsample_nearest_2x(ctx, in.data(), in_stride, h, w, c, out.data(), out_stride);
+      for (int y = 0; y < 2 * h; ++y)
+        for (int x = 0; x < 2 * w; ++x)
+          for (int k = 0; k < out_stride; ++k) {
+            const float got = out[(static_cast<std::size_t>(y) * 2 * w + x) * out_stride + k];
+            const float want = k < c ? in[(static_cast<std::size_t>(y / 2) * w + x / 2) * in_stride + k] : -1.0f;
+            REQUIRE(got == want);
+          }
+    }
 }

@@ -68,20 +68,45 @@ void max_pool_same(const Context& ctx, const float* in, std::size_t in_stride, i
   });
 }
 
+namespace detail {
+
+// dst0..dst3[i] = src[i] for i < n: each vector of src loaded once and stored
+// four times (four std::copy_n calls read it four times and cost a call each;
+// the 2x upsample ran at 0.68-0.86 of a memcpy of its bytes that way).
+template <class Arch>
+RIFORMER_ALWAYS_INLINE inline void copy_to_four(const float* src, std::size_t n, float* dst0, float* dst1, float* dst2,
+                                         float* dst3) {
+  std::size_t i = 0;
+  if constexpr (kIsSimd<Arch>) {
+    using B = xsimd::batch<float, Arch>;
+    for (; i + B::size <= n; i += B::size) {
+      const B v = B::load_unaligned(src + i);
+      v.store_unaligned(dst0 + i);
+      v.store_unaligned(dst1 + i);
+      v.store_unaligned(dst2 + i);
+      v.store_unaligned(dst3 + i);
+    }
+  }
+  for (; i < n; ++i) dst0[i] = dst1[i] = dst2[i] = dst3[i] = src[i];
+}
+
+}  // namespace detail
+
 // out(2y + i, 2x + j, :) = in(y, x, :) for i, j in {0, 1}: nearest-neighbour 2x
 // upsampling, h x w -> 2h x 2w pixels of c values, with pixel strides (so the
 // result can land in its slice of a concatenation).
-inline void upsample_nearest_2x(const Context& ctx, const float* in, std::size_t in_stride, int h, int w, int c,
-                                float* out, std::size_t out_stride) {
+template <class Arch = DefaultArch>
+void upsample_nearest_2x(const Context& ctx, const float* in, std::size_t in_stride, int h, int w, int c, float* out,
+                         std::size_t out_stride) {
   const std::size_t cs = static_cast<std::size_t>(c);
+  const std::size_t out_row = 2 * static_cast<std::size_t>(w) * out_stride;  // floats from one output row to the next
   const int tasks = std::min(h, 4 * ctx.threads());
   ctx.parallel(tasks, [&](int task, int) {
     for (int y = h * task / tasks; y < h * (task + 1) / tasks; ++y)
       for (int x = 0; x < w; ++x) {
-        const float* src = in + (static_cast<std::size_t>(y) * w + x) * in_stride;
-        for (int i = 0; i < 2; ++i)
-          for (int j = 0; j < 2; ++j)
-            std::copy_n(src, cs, out + (static_cast<std::size_t>(2 * y + i) * (2 * w) + 2 * x + j) * out_stride);
+        const float* src = in + (static_cast<std::size_t>(y) * w + x) * in_stride;              // (c)
+        float* top = out + 2 * static_cast<std::size_t>(y) * out_row + 2 * x * out_stride;  // (2, c) at 2y, 2x
+        detail::copy_to_four<Arch>(src, cs, top, top + out_stride, top + out_row, top + out_row + out_stride);
       }
   });
 }
