@@ -3,6 +3,7 @@
 // help, default), and gets parsing, validation and its --help text from the
 // list. Mistakes are riformer::Error with the valid choices in the message.
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <map>
@@ -21,7 +22,7 @@ struct Option {
   std::string value_name;     // e.g. "N", "FILE"; empty for a flag
   std::string help;
   std::string default_value;  // shown in --help; empty: none
-  bool multiple = false;      // takes one or more values: --classes 0 2 5
+  bool multiple = false;      // takes one or more numbers: --classes 0 2 5
 };
 
 class Parsed {
@@ -82,8 +83,15 @@ class Parsed {
   return out.str();
 }
 
+// Whether `s` starts like a number ("5", "-1", ".5"), as a multi-valued option's values do.
+[[nodiscard]] inline bool looks_like_number(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  if (!s.empty() && s[0] == '.') s.remove_prefix(1);
+  return !s.empty() && std::isdigit(static_cast<unsigned char>(s[0]));
+}
+
 // Parses argv[first..argc) against `options`. --name value, --name=value and
-// flags; repeated or multi-valued options collect their values.
+// flags; a multi-valued option takes its values after one --name.
 [[nodiscard]] inline Parsed parse(const std::vector<Option>& options, int argc, char** argv, int first) {
   Parsed parsed;
   auto find = [&](std::string_view name) -> const Option* {
@@ -106,6 +114,9 @@ class Parsed {
       for (const Option& opt : options) names += " --" + opt.name;
       fail("unknown option --", arg, "; this command takes:", names);
     }
+    // Given twice, one value would silently win (or, multi-valued, --imgsz 64 --imgsz 96 read as 64x96).
+    require(!parsed.has(o->name), "--", o->name, " given twice",
+            o->multiple ? "; list all its values after one --" + o->name : "");
     auto& slot = parsed.values_[o->name];
     if (o->value_name.empty()) {
       require(!inline_value, "--", o->name, " is a flag and takes no value");
@@ -115,12 +126,13 @@ class Parsed {
       slot.push_back(*inline_value);
       continue;
     }
-    const int before = static_cast<int>(slot.size());
     while (i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--")) {
+      // After the first value, a word is a stray argument (--imgsz 64 extra, -v), not a bad number.
+      if (!slot.empty() && !looks_like_number(argv[i + 1])) break;
       slot.emplace_back(argv[++i]);
       if (!o->multiple) break;
     }
-    require(static_cast<int>(slot.size()) > before, "--", o->name, " needs a value (", o->value_name, ")");
+    require(!slot.empty(), "--", o->name, " needs a value (", o->value_name, ")");
   }
   return parsed;
 }

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "cli/args.hpp"
+#include "cli/inputs.hpp"
+#include "cli/resources.hpp"
 #include "cli/timing.hpp"
 #include "riformer/core/arch.hpp"
 #include "riformer/io/npy.hpp"
@@ -43,17 +45,6 @@ inline const std::vector<Option>& backbone_options() {
 inline constexpr const char* kBackboneSummary =
     "Runs the RIFormer backbone and prints its four outputs (strides 4, 8, 16, 32) and latency.";
 
-// The arch to run: --arch, else what the checkpoint says or its shapes show.
-inline std::string resolve_arch(const Parsed& args, const SafetensorsFile* file, BackboneCheckpointInfo* info) {
-  if (!file) return args.text("arch", "s12");
-  if (args.has("arch")) return args.text("arch");
-  if (!info->metadata_arch.empty() && info->metadata_arch != "custom") return info->metadata_arch;
-  const std::string_view name = spec_name(info->spec);
-  require(name != "custom", file->path(), ": the checkpoint holds a ", describe_spec(info->spec),
-          ", which is not a published variant; declare a BackboneSpec for it in C++ (see README)");
-  return std::string(name);
-}
-
 template <class List>
 int run_backbone(const Parsed& args) {
   // Weights: a checkpoint, or the synthetic formula.
@@ -63,15 +54,14 @@ int run_backbone(const Parsed& args) {
     file = SafetensorsFile::open(args.text("weights"));
     info = inspect_backbone(*file);
   }
-  const std::string arch = resolve_arch(args, file ? &*file : nullptr, &info);
+  const std::string arch = file ? checkpoint_arch(args, file->path(), info) : args.text("arch", "s12");
 
   // Input: a .npy tensor, or the synthetic one.
   HostTensor input;
   std::string input_name;
   if (args.has("input")) {
     NpyArray a = read_npy(args.text("input"));
-    require(a.shape.size() == 4 && a.shape[0] == 1 && a.shape[1] == 3, args.text("input"), ": expected shape [1, 3, H, W], got ",
-            to_string(a.shape));
+    (void)npy_image_size(a, args.text("input"), 16384);
     input = {a.shape, std::move(a.data)};
     input_name = args.text("input");
   } else {
@@ -81,7 +71,7 @@ int run_backbone(const Parsed& args) {
     input_name = "synthetic";
   }
   const int height = static_cast<int>(input.shape[2]), width = static_cast<int>(input.shape[3]);
-  const int threads = static_cast<int>(args.integer("threads", 1, 0, 1024));
+  const int threads = thread_count(args);
   const int runs = static_cast<int>(args.integer("runs", 10, 0, 100000));
 
   return with_backbone_spec<List>(arch, [&]<BackboneSpec S>() {
@@ -105,7 +95,7 @@ int run_backbone(const Parsed& args) {
     const double load_ms = load_time.milliseconds();
 
     BackboneRunner<S> runner(std::move(net), threads);
-    runner.reserve(height, width);
+    plan_memory(height, width, args.has("input") ? "--input" : "--imgsz", [&] { runner.reserve(height, width); });
     const ImageView image = ImageView::chw(input.data.data(), height, width, 3);
     typename Backbone<S>::Outputs outs{};
     const Latency latency = measure(runs, [&] { outs = runner.forward(image); });
@@ -123,7 +113,7 @@ int run_backbone(const Parsed& args) {
 
     if (args.has("out")) {
       const std::filesystem::path dir = args.text("out");
-      std::filesystem::create_directories(dir);
+      create_output_folder(dir);
       for (std::size_t i = 0; i < outs.size(); ++i) {
         const auto nchw = outs[i].to_nchw();
         const std::string path = (dir / (std::string(names[i]) + ".npy")).string();

@@ -11,6 +11,7 @@
 
 #include "cli/args.hpp"
 #include "cli/detector_setup.hpp"
+#include "cli/resources.hpp"
 #include "cli/timing.hpp"
 #include "riformer/io/image.hpp"
 #include "riformer/io/synthetic.hpp"
@@ -39,7 +40,7 @@ template <class List>
 int run_bench(const Parsed& args) {
   DetectorChoice choice = choose_detector(args);
   const auto [height, width] = image_size(args, 640);
-  const int threads = static_cast<int>(args.integer("threads", 1, 0, 1024));
+  const int threads = thread_count(args);
   const int runs = static_cast<int>(args.integer("runs", 10, 1, 100000));
   const int nc = static_cast<int>(args.integer("nc", 80, 1, 100000));
 
@@ -48,7 +49,8 @@ int run_bench(const Parsed& args) {
     Detector<B> net = make_detector<B>(choice, nc, args.flag("allow-extra-keys"), &weights);
     Context ctx(threads);
     DetectorWorkspace ws;
-    net.plan(ws, height, width, /*with_p2=*/false);  // as detection runs it: the head does not read P2
+    // As detection runs it: the head does not read P2.
+    plan_memory(height, width, "--imgsz", [&] { net.plan(ws, height, width, /*with_p2=*/false); });
 
     // A synthetic 1280x720 "camera frame", letterboxed like a real one.
     Image frame{1280, 720, std::vector<std::uint8_t>(1280 * 720 * 3)};

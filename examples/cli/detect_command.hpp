@@ -9,10 +9,13 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "cli/args.hpp"
 #include "cli/detector_setup.hpp"
+#include "cli/resources.hpp"
 #include "cli/timing.hpp"
 #include "riformer/io/image.hpp"
 #include "riformer/io/json.hpp"
@@ -109,17 +112,56 @@ inline void write_labels(const std::filesystem::path& path, const std::vector<De
 inline std::string detections_json(const std::string& image_path, const Image& image, const std::vector<Detection>& dets,
                                    const std::vector<std::string>& names) {
   std::ostringstream j;
-  j << "{\"image\": " << json::quote(image_path) << ", \"width\": " << image.width << ", \"height\": " << image.height
-    << ", \"detections\": [";
+  j << "{\"image\": " << json::quote(image_path) << ", \"width\": " << image.width
+    << ", \"height\": " << image.height << ", \"detections\": [";
   for (std::size_t i = 0; i < dets.size(); ++i) {
     const Detection& d = dets[i];
     char box[128];
     std::snprintf(box, sizeof box, "[%.2f, %.2f, %.2f, %.2f]", d.x1, d.y1, d.x2, d.y2);
-    j << (i ? ", " : "") << "{\"class\": " << d.cls << ", \"name\": " << json::quote(names[static_cast<std::size_t>(d.cls)])
+    j << (i ? ", " : "") << "{\"class\": " << d.cls
+      << ", \"name\": " << json::quote(names[static_cast<std::size_t>(d.cls)])
       << ", \"confidence\": " << d.conf << ", \"box\": " << box << "}";
   }
   j << "]}";
   return j.str();
+}
+
+// Where detect writes an image's annotated copy and its labels.
+inline std::filesystem::path annotated_path(const std::filesystem::path& out_dir, const std::filesystem::path& image) {
+  std::filesystem::path saved = out_dir / image.filename();
+  if (!is_image_path(saved)) saved += ".jpg";  // an image file without an image extension
+  return saved;
+}
+
+inline std::filesystem::path labels_path(const std::filesystem::path& out_dir, const std::filesystem::path& image) {
+  return out_dir / "labels" / image.stem().concat(".txt");
+}
+
+// Refuses, before the slow part, outputs that would silently destroy data: an
+// annotated copy over its own input (--out is the source folder), or two
+// inputs writing one file (a.jpg and a.png both write labels/a.txt).
+inline void check_outputs(const std::vector<std::filesystem::path>& images, const std::filesystem::path& out_dir,
+                          const Parsed& args) {
+  auto same_file = [](const std::filesystem::path& p) {  // ./a.jpg, a symlinked folder: one file
+    std::error_code ec;
+    std::filesystem::path canonical = std::filesystem::weakly_canonical(p, ec);
+    return ec ? p : canonical;
+  };
+  std::map<std::filesystem::path, std::filesystem::path> inputs, writers;  // key: the file; value: the input as given
+  for (const std::filesystem::path& image : images) inputs.emplace(same_file(image), image);
+  auto claim = [&](const std::filesystem::path& output, const std::filesystem::path& image) {
+    const std::filesystem::path file = same_file(output);
+    if (auto it = inputs.find(file); it != inputs.end())
+      fail("writing '", output.string(), "' would overwrite the input image '", it->second.string(),
+           "'; choose another --out");
+    const auto [it, fresh] = writers.emplace(file, image);
+    require(fresh, "'", it->second.string(), "' and '", image.string(), "' would both write '", output.string(),
+            "'; rename one of them");
+  };
+  for (const std::filesystem::path& image : images) {
+    if (!args.flag("nosave")) claim(annotated_path(out_dir, image), image);
+    if (args.flag("save-txt")) claim(labels_path(out_dir, image), image);
+  }
 }
 
 template <class List>
@@ -128,8 +170,9 @@ int run_detect(const Parsed& args) {
   const std::vector<std::filesystem::path> images = list_images(args.text("source"));
   DetectorChoice choice = choose_detector(args);
   const auto [height, width] = image_size(args, 640);
-  const int threads = static_cast<int>(args.integer("threads", 1, 0, 1024));
+  const int threads = thread_count(args);
   const std::filesystem::path out_dir = args.text("out", "runs/detect");
+  check_outputs(images, out_dir, args);
 
   return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {
     std::string weights;
@@ -142,14 +185,14 @@ int run_detect(const Parsed& args) {
     options.minimal_rectangle = args.flag("rect");
     options.nms = nms_options(args, nc);
     const bool save_images = !args.flag("nosave");
-    std::filesystem::create_directories(out_dir);
-    if (args.flag("save-txt")) std::filesystem::create_directories(out_dir / "labels");
+    create_output_folder(out_dir);
+    if (args.flag("save-txt")) create_output_folder(out_dir / "labels");
 
     std::printf("arch %s, weights %s, input %dx%d, %d thread%s, %s\n", choice.arch.c_str(), weights.c_str(), height, width,
                 runner.threads(), runner.threads() == 1 ? "" : "s", arch_name());
     {  // with --rect each image's input size is at most this one, whose memory serves it
       Stopwatch warm;
-      runner.warm_up(height, width);
+      plan_memory(height, width, "--imgsz", [&] { runner.warm_up(height, width); });
       std::printf("warm-up %.0f ms (plans and first touches the working memory)\n", warm.milliseconds());
     }
     DetectTimings total;
@@ -167,15 +210,11 @@ int run_detect(const Parsed& args) {
       for (const Detection& d : dets)
         std::printf("  %-14s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", names[static_cast<std::size_t>(d.cls)].c_str(), d.conf, d.x1,
                     d.y1, d.x2, d.y2);
-      const std::filesystem::path name = images[i].filename();
-      if (args.flag("save-txt"))
-        write_labels(out_dir / "labels" / name.stem().concat(".txt"), dets, image, args.flag("save-conf"));
+      if (args.flag("save-txt")) write_labels(labels_path(out_dir, images[i]), dets, image, args.flag("save-conf"));
       if (args.flag("json")) json_entries.push_back(detections_json(path, image, dets, names));
       if (save_images) {
         draw_detections(image, dets, names);
-        std::filesystem::path saved = out_dir / name;
-        if (!is_image_path(saved)) saved += ".jpg";  // an image file without an image extension
-        save_image(saved.string(), image);
+        save_image(annotated_path(out_dir, images[i]).string(), image);
       }
     }
     const double n = static_cast<double>(images.size());

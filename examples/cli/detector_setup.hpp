@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/args.hpp"
+#include "cli/inputs.hpp"
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/safetensors_source.hpp"
 #include "riformer/io/synthetic.hpp"
@@ -36,17 +37,7 @@ struct DetectorChoice {
   }
   c.file = SafetensorsFile::open(args.text("weights"));
   c.info = inspect_detector(*c.file);
-  const BackboneCheckpointInfo& b = c.info.backbone;
-  if (args.has("arch")) {
-    c.arch = args.text("arch");
-  } else if (!b.metadata_arch.empty() && b.metadata_arch != "custom") {
-    c.arch = b.metadata_arch;
-  } else {
-    const std::string_view name = spec_name(b.spec);
-    require(name != "custom", c.file->path(), ": the backbone is a ", describe_spec(b.spec),
-            ", not a published variant; declare a BackboneSpec for it in C++ (see README)");
-    c.arch = std::string(name);
-  }
+  c.arch = checkpoint_arch(args, c.file->path(), c.info.backbone);
   return c;
 }
 

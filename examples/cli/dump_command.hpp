@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "cli/args.hpp"
+#include "cli/inputs.hpp"
 #include "cli/detect_command.hpp"
 #include "cli/detector_setup.hpp"
+#include "cli/resources.hpp"
 #include "riformer/io/npy.hpp"
 #include "riformer/models/riformer/dispatch.hpp"
 #include "riformer/pipeline/detector_runner.hpp"
@@ -42,17 +44,14 @@ template <class List>
 int run_dump(const Parsed& args) {
   require(args.has("input") && args.has("out"), "--input and --out are required");
   NpyArray x = read_npy(args.text("input"));
-  require(x.shape.size() == 4 && x.shape[0] == 1 && x.shape[1] == 3, args.text("input"),
-          ": expected shape [1, 3, H, W], got ", to_string(x.shape));
-  const int h = static_cast<int>(x.shape[2]), w = static_cast<int>(x.shape[3]);
+  const auto [h, w] = npy_image_size(x, args.text("input"), 16384);
   DetectorChoice choice = choose_detector(args);
   const std::filesystem::path dir = args.text("out");
-  std::filesystem::create_directories(dir);
+  create_output_folder(dir);
 
   return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {
     std::string weights;
-    DetectorRunner<B> runner(make_detector<B>(choice, 80, args.flag("allow-extra-keys"), &weights),
-                             static_cast<int>(args.integer("threads", 1, 0, 1024)));
+    DetectorRunner<B> runner(make_detector<B>(choice, 80, args.flag("allow-extra-keys"), &weights), thread_count(args));
     const int nc = runner.num_classes();
     const DetectorOutputs& out = runner.forward(ImageView::chw(x.data.data(), h, w, 3));
     auto save = [&](const std::string& name, const float* data, const Shape& shape) {

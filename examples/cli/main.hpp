@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string_view>
 
 #include "cli/args.hpp"
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
       return c.run(parse(c.options(), argc, argv, 2));
     } catch (const riformer::Error& e) {
       std::cerr << "riformer " << c.name << ": error: " << e.what() << "\n";
+      return 2;
+    } catch (const std::bad_alloc&) {  // the commands that know the input size say it; this is the rest
+      std::cerr << "riformer " << c.name << ": error: out of memory\n";
       return 2;
     } catch (const std::exception& e) {
       std::cerr << "riformer " << c.name << ": internal error: " << e.what() << "\n";

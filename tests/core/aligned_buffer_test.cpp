@@ -1,15 +1,21 @@
 // AlignedBuffer: zero-filled and aligned at every size, its storage kept when
 // it shrinks (so working memory planned for a large input serves smaller ones
-// without allocating), and a moved-from buffer left empty but usable.
+// without allocating), a moved-from buffer left empty but usable, and the
+// process's total held within physical memory.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <limits>
+#include <string>
 #include <utility>
 
 #include "riformer/core/aligned_buffer.hpp"
+#include "test_util.hpp"
 
 using riformer::AlignedBuffer;
+namespace buffer_detail = riformer::buffer_detail;
+namespace testing = riformer::testing;
 
 namespace {
 bool all_zero(const AlignedBuffer& b) {
@@ -81,4 +87,31 @@ TEST_CASE("copies copy the values; a moved-from buffer is empty and can be resiz
   CHECK(moved.size() == 0);  // NOLINT(bugprone-use-after-move)
   moved.resize(3);
   CHECK(all_zero(moved));
+}
+
+TEST_CASE("the process's buffers are counted, and may not outgrow physical memory") {
+  const std::size_t before = buffer_detail::held_bytes().load();
+  {
+    AlignedBuffer a(1000);
+    CHECK(buffer_detail::held_bytes().load() == before + 4000);
+    a.resize(10);  // keeps its storage
+    CHECK(buffer_detail::held_bytes().load() == before + 4000);
+    AlignedBuffer b = a;  // a copy holds its own, of the copied size
+    CHECK(buffer_detail::held_bytes().load() == before + 4040);
+    AlignedBuffer c = std::move(a);
+    CHECK(buffer_detail::held_bytes().load() == before + 4040);
+    c = std::move(b);  // c's first storage goes
+    CHECK(buffer_detail::held_bytes().load() == before + 40);
+  }
+  CHECK(buffer_detail::held_bytes().load() == before);
+
+  const std::size_t ram = buffer_detail::physical_memory_bytes();
+  REQUIRE(ram < std::numeric_limits<std::size_t>::max() / 2);  // known on the machines this runs on
+  AlignedBuffer too_big;
+  const std::string msg = testing::error_message([&] { too_big.resize(ram / sizeof(float) + 1); });
+  CHECK(testing::contains(msg, "of working memory"));
+  CHECK(testing::contains(msg, "MiB of RAM"));
+  CHECK(too_big.size() == 0);
+  CHECK(buffer_detail::held_bytes().load() == before);
+  CHECK_THROWS_AS(too_big.resize(std::numeric_limits<std::size_t>::max() / 2), riformer::Error);
 }

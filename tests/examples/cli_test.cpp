@@ -5,12 +5,18 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/main.hpp"
@@ -178,6 +184,28 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
   const std::string names = (dir / "names.txt").string();
   std::ofstream(names) << "cat\ndog\nbird\n";
   const std::string weights = write_detector_checkpoint(3);
+  const std::string file = (dir / "a_file").string();  // a regular file where --out wants a folder
+  std::ofstream(file) << "not a folder";
+  const fs::path same = dir / "same";  // --source and --out
+  fs::create_directories(same);
+  fs::copy_file(image, same / "street.jpg");
+  const fs::path pair = dir / "pair";  // a.jpg and a.png: both labels/a.txt
+  fs::create_directories(pair);
+  fs::copy_file(image, pair / "a.jpg");
+  fs::copy_file(image, pair / "a.png");
+  const std::string npy = (dir / "input.npy").string();
+  const HostTensor x = synthetic::tensor("input", {1, 3, 64, 64});
+  write_npy(npy, x.data.data(), x.shape);
+  const std::string wide_npy = (dir / "wide.npy").string();  // no values, so any width fits in a file
+  write_npy(wide_npy, nullptr, {1, 3, 4294967360, 0});
+  // The weights of write_detector_checkpoint(3) with metadata naming no variant.
+  const std::string relabelled = (dir / "zz9.safetensors").string();
+  {
+    const SafetensorsFile f = SafetensorsFile::open(weights);
+    std::vector<NamedTensor> tensors;
+    for (const TensorInfo& t : f.tensors()) tensors.push_back({t.name, t.shape, f.read_float(t)});
+    write_safetensors(relabelled, tensors, {{"arch", "zz9\x1b[31m"}});
+  }
 
   struct Case {
     std::vector<std::string> args;
@@ -186,7 +214,7 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
   const Case cases[] = {
       {{"detect"}, "--source is required"},
       {{"detect", "--source", (dir / "missing.jpg").string()}, "missing.jpg"},
-      {{"detect", "--source", garbage, "--out", dir.string()}, "broken.jpg"},
+      {{"detect", "--source", garbage, "--out", (dir / "out").string()}, "broken.jpg"},
       {{"detect", "--source", image, "--imgsz", "650"}, "not a multiple of 32"},
       {{"detect", "--source", image, "--names", names}, "has 3 class names but the model has 80"},
       {{"detect", "--source", image, "--weights", weights, "--classes", "5"}, "only 3 classes"},
@@ -199,11 +227,112 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
       {{"bench", "--imgsz", "100"}, "not a multiple of 32"},
       {{"bench", "--imgsz", "64", "96", "128"}, "one value (square) or two"},
       {{"backbone", "--weights", garbage}, "broken.jpg"},
+      // Sizes and names from files are checked before they are used (and escaped in messages).
+      {{"dump", "--input", wide_npy, "--out", (dir / "dump").string()}, "H and W must be in 1..16384"},
+      {{"backbone", "--input", wide_npy}, "H and W must be in 1..16384"},
+      {{"detect", "--source", image, "--weights", relabelled},
+       "its metadata says arch \"zz9\\u001b[31m\", which is not a RIFormer variant"},
+      // An option given twice: not the first (or, for --imgsz, both as H W) silently used.
+      {{"detect", "--source", image, "--conf-thres", "0.9", "--conf-thres", "0.1"}, "--conf-thres given twice"},
+      {{"detect", "--source", image, "--source", (dir / "missing.jpg").string()}, "--source given twice"},
+      {{"detect", "--source", image, "--json", "--json"}, "--json given twice"},
+      {{"bench", "--imgsz", "64", "--imgsz", "96"}, "--imgsz given twice"},
+      {{"detect", "--source", image, "--classes", "0", "--classes", "2"}, "--classes given twice"},
+      // A stray word after a multi-valued option's value is not a bad value.
+      {{"bench", "--imgsz", "64", "extra"}, "unexpected argument 'extra'"},
+      {{"bench", "--imgsz", "64", "-v"}, "unexpected argument '-v'"},
+      // --out that cannot be a folder: a riformer error, not an internal filesystem_error.
+      {{"detect", "--source", image, "--out", file, "--imgsz", "64"},
+       "--out '" + file + "': cannot create the output folder: Not a directory"},
+      {{"detect", "--source", image, "--out", file + "/sub", "--imgsz", "64"}, "cannot create the output folder"},
+      {{"detect", "--source", image, "--out", "", "--imgsz", "64"}, "--out is empty"},
+      {{"dump", "--input", npy, "--out", file}, "cannot create the output folder"},
+      {{"backbone", "--imgsz", "64", "--runs", "0", "--out", file}, "cannot create the output folder"},
+      // Outputs that would destroy data are refused before anything runs.
+      {{"detect", "--source", same.string(), "--out", same.string()}, "would overwrite the input image"},
+      {{"detect", "--source", (same / "street.jpg").string(), "--out", (dir / "." / "same").string()},
+       "would overwrite the input image"},
+      {{"detect", "--source", pair.string(), "--out", (dir / "pair_out").string(), "--save-txt", "--nosave"},
+       "a.jpg' and '" + (pair / "a.png").string() + "' would both write"},
   };
   for (const Case& c : cases) {
     const Result r = run(c.args);
     INFO(c.args[0] << " ... -> " << r.err);
     CHECK(r.code == 2);
     CHECK(testing::contains(r.err, c.expect));
+  }
+}
+
+TEST_CASE("several values after one option, and outputs beside the inputs, still work") {
+  const fs::path dir = scratch("fine");
+  fs::create_directories(dir);
+  fs::copy_file(testing::repo_file(kImage), dir / "street.jpg");
+  const Result classes = run({"detect", "--source", (dir / "street.jpg").string(), "--out", (dir / "out").string(),
+                              "--imgsz", "64", "96", "--classes", "0", "2", "5", "--nosave"});
+  CHECK(classes.code == 0);
+  // Labels into the source folder's labels/ overwrite no image.
+  const Result labels = run({"detect", "--source", dir.string(), "--out", dir.string(), "--imgsz", "64", "--nosave",
+                             "--save-txt"});
+  CHECK(labels.code == 0);
+  CHECK(fs::exists(dir / "labels" / "street.txt"));
+}
+
+TEST_CASE("--threads above the core count is refused: the spinning pool would crawl") {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores == 0) return;  // unknown: nothing to compare with
+  for (const std::string& n : {std::to_string(cores + 1), std::string("100000")}) {
+    const Result r = run({"bench", "--imgsz", "64", "--runs", "1", "--threads", n});
+    INFO(n << " -> " << r.err);
+    CHECK(r.code == 2);
+    CHECK(testing::contains(r.err, "this machine has " + std::to_string(cores)));
+    CHECK(testing::contains(r.err, "0 means all cores"));
+  }
+  CHECK(run({"bench", "--imgsz", "64", "--runs", "1", "--threads", std::to_string(cores)}).code == 0);
+}
+
+TEST_CASE("detections.json stays valid JSON for file names that are not UTF-8") {
+  const fs::path dir = scratch("utf8");
+  fs::create_directories(dir);
+  fs::copy_file(testing::repo_file(kImage), dir / "\xFF\xFE.jpg");
+  fs::copy_file(testing::repo_file(kImage), dir / "caf\xC3\xA9.jpg");
+  const fs::path out = scratch("utf8_out");
+  const Result r = run({"detect", "--source", dir.string(), "--out", out.string(), "--imgsz", "64", "--json",
+                        "--nosave", "--max-det", "1"});
+  REQUIRE(r.code == 0);
+  std::ifstream json_file(out / "detections.json");
+  const std::string text((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  const json::Value doc = json::parse(text);
+  REQUIRE(doc.size() == 2);
+  std::vector<std::string> images{doc[0].find("image")->as_string(), doc[1].find("image")->as_string()};
+  std::sort(images.begin(), images.end());
+  CHECK(images[0] == (dir / "caf\xC3\xA9.jpg").string());
+  CHECK(images[1] == (dir / "\xEF\xBF\xBD\xEF\xBF\xBD.jpg").string());
+}
+
+TEST_CASE("an input too large for the memory is a clear error, not an internal one") {
+  CHECK_THROWS_WITH_AS(cli::plan_memory(64, 96, "--imgsz", [] { throw std::bad_alloc(); }),
+                       "not enough memory for a 64x96 input; try a smaller --imgsz", Error);
+
+  // The address space limited to what the process uses plus 2 GiB, as on a small machine: planning a
+  // 16384x16384 input (gigabytes per feature map) runs out.
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_AS, &old) == 0);
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  REQUIRE(pages > 0);
+  rlimit low = old;
+  const auto used = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE));
+  low.rlim_cur = std::min<rlim_t>(used + (rlim_t{2} << 30), old.rlim_max);
+  const fs::path out = scratch("huge");
+  REQUIRE(setrlimit(RLIMIT_AS, &low) == 0);
+  const Result bench = run({"bench", "--imgsz", "16384", "--runs", "1"});
+  const Result detect = run({"detect", "--source", testing::repo_file(kImage).string(), "--out", out.string(),
+                             "--imgsz", "16384", "--nosave"});
+  REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
+  for (const Result& r : {bench, detect}) {
+    INFO(r.err);
+    CHECK(r.code == 2);
+    CHECK(testing::contains(r.err, "memory"));
+    CHECK(!testing::contains(r.err, "internal error"));
   }
 }

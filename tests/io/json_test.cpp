@@ -81,6 +81,18 @@ TEST_CASE("quote round-trips through parse") {
   CHECK(json::quote("x\ny") == "\"x\\ny\"");
 }
 
+TEST_CASE("quote replaces ill-formed UTF-8 with U+FFFD, so its output always parses") {
+  using riformer::json::valid_utf8;
+  CHECK(valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");  // valid: unchanged
+  CHECK(valid_utf8("\xFF\xFE.jpg") == "\xEF\xBF\xBD\xEF\xBF\xBD.jpg");
+  CHECK(valid_utf8("a\xE2\x82") == "a\xEF\xBF\xBD");                              // cut short
+  CHECK(valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");                // overlong '/'
+  CHECK(valid_utf8("\xED\xA0\x80x") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx");  // a surrogate
+  CHECK(valid_utf8("\xF4\x90\x80\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // past U+10FFFF
+  for (const char* bytes : {"\xFF", "a\xE2\x82", "\xC0\xAF\x1b[31m", "caf\xC3\xA9"})
+    CHECK(json::parse(json::quote(bytes)).as_string() == valid_utf8(bytes));
+}
+
 TEST_CASE("invalid documents are rejected with the byte offset") {
   struct Case { const char* text; const char* offset; };
   const Case cases[] = {

@@ -147,7 +147,7 @@ TEST_CASE("round trip F16 and BF16 rounds like float_to_f16 / float_to_bf16") {
   }
 }
 
-TEST_CASE("reading a file written by hand, with other dtypes and holes") {
+TEST_CASE("reading a file written by hand, with other dtypes") {
   const std::string path = temp_path("handmade.safetensors");
   std::string data;
   const float f32[2] = {1.5f, -2.0f};
@@ -155,14 +155,13 @@ TEST_CASE("reading a file written by hand, with other dtypes and holes") {
   data.append(le64(12345));                                         // [8, 16) I64
   const std::uint16_t h[3] = {0x3C00, 0xC000, 0x7C00};              // 1, -2, inf
   data.append(reinterpret_cast<const char*>(h), 6);                 // [16, 22) F16
-  data.append(2, 'x');                                              // hole [22, 24)
   const std::uint16_t b[1] = {0x3F80};
-  data.append(reinterpret_cast<const char*>(b), 2);                 // [24, 26) BF16
+  data.append(reinterpret_cast<const char*>(b), 2);                 // [22, 24) BF16
   const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                              R"("n":{"shape":[],"dtype":"I64","data_offsets":[8,16],"extra":"ignored"},)"
                              R"("h":{"dtype":"F16","shape":[1,3],"data_offsets":[16,22]},)"
                              R"("__metadata__":{},)"
-                             R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[24,26]}})";
+                             R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[22,24]}})";
   write_bytes(path, make_file(header, data));
   const SafetensorsFile f = SafetensorsFile::open(path);
   REQUIRE(f.tensors().size() == 4);
@@ -195,6 +194,7 @@ TEST_CASE("header validation errors name the file and the key") {
   };
   const std::string f8(8, '\0');
   auto entry = [](const std::string& key, const std::string& body) { return "{\"" + key + "\":" + body + "}"; };
+  const std::string padded_header = entry("w", R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})") + "  ";
   const std::vector<Case> cases = {
       {"empty file", "", "", "too short"},
       {"5 bytes", "abcde", "", "too short"},
@@ -258,6 +258,17 @@ TEST_CASE("header validation errors name the file and the key") {
       {"identical ranges", make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                                      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f8),
        "'a'", "overlap"},
+      {"gap between tensors", make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                        R"("b":{"dtype":"F16","shape":[1],"data_offsets":[6,8]}})", f8),
+       "'b'", "a gap of 2 bytes"},
+      {"first tensor not at 0", make_file(entry("w", R"({"dtype":"F32","shape":[1],"data_offsets":[4,8]})"), f8), "'w'",
+       "the data starts at 0"},
+      {"bytes after the last tensor", make_file(entry("w", R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})"), f8),
+       "", "tensors end at byte 4"},
+      // A header length one short still parses (its padding is a space) but
+      // would read every tensor a byte early.
+      {"header length one short", le64(padded_header.size() - 1) + padded_header + std::string(4, '\0'), "",
+       "tensors end at byte 4"},
       {"metadata not an object", make_file(R"({"__metadata__":["x"]})", ""), "__metadata__", "expected an object"},
       {"metadata value not a string", make_file(R"({"__metadata__":{"epoch":3}})", ""), "'epoch'", "expected a string"},
       {"metadata nested", make_file(R"({"__metadata__":{"a":{"b":"c"}}})", ""), "'a'", "expected a string"},
@@ -276,14 +287,14 @@ TEST_CASE("header validation errors name the file and the key") {
 }
 
 TEST_CASE("valid edge cases load") {
-  // Empty header object, empty tensors at any offset, a zero-size tensor inside another's range.
+  // Empty header object; empty tensors, which take no bytes but still sit in the sequence.
   const std::string path = temp_path("edge.safetensors");
   write_bytes(path, make_file("{}", ""));
   CHECK(SafetensorsFile::open(path).tensors().empty());
   write_bytes(path, make_file("  {}  ", ""));
   CHECK(SafetensorsFile::open(path).tensors().empty());
   write_bytes(path, make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                              R"("e":{"dtype":"F32","shape":[3,0],"data_offsets":[4,4]},)"
+                              R"("e":{"dtype":"F32","shape":[3,0],"data_offsets":[8,8]},)"
                               R"("u":{"dtype":"U8","shape":[1],"data_offsets":[8,9]}})",
                               std::string(9, '\0')));
   const SafetensorsFile f = SafetensorsFile::open(path);

@@ -4,11 +4,15 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "reference_riformer.hpp"
 #include "riformer/io/synthetic.hpp"
+#include "riformer/io/safetensors.hpp"
 #include "riformer/models/riformer/backbone.hpp"
+#include "riformer/models/riformer/checkpoint.hpp"
 #include "riformer/models/riformer/reparam.hpp"
 #include "test_util.hpp"
 
@@ -153,4 +157,38 @@ TEST_CASE("missing and mis-shaped parameters name their key") {
   } broken;
   const std::string msg = testing::error_message([&] { Backbone<kS12> net{ParamScope(broken, "")}; });
   CHECK(testing::contains(msg, "network.2.0.mlp.fc1.weight"));
+}
+
+TEST_CASE("a checkpoint with a block missing mid-stage, or a mislabelled arch, is named as such") {
+  // Only the keys inspect_backbone reads: the stem and each block's fc1, for kOdd's shapes.
+  auto checkpoint = [](int skipped_block_of_stage1, const std::map<std::string, std::string>& metadata,
+                       int hidden0 = kOdd.hidden(0)) {
+    std::vector<NamedTensor> tensors{{"patch_embed.proj.weight", {kOdd.dims[0], 3, 7, 7}, {}}};
+    for (int s = 0; s < 4; ++s)
+      for (int b = 0; b < kOdd.depths[s] + (s == 1 && skipped_block_of_stage1 >= 0); ++b) {
+        if (s == 1 && b == skipped_block_of_stage1) continue;
+        tensors.push_back({"network." + std::to_string(2 * s) + "." + std::to_string(b) + ".mlp.fc1.weight",
+                           {s == 0 ? hidden0 : kOdd.hidden(s), kOdd.dims[s], 1, 1}, {}});
+      }
+    for (NamedTensor& t : tensors) t.data.assign(static_cast<std::size_t>(element_count(t.shape)), 0.5f);
+    const std::string path = (testing::temp_dir() / "inspect.safetensors").string();
+    write_safetensors(path, tensors, metadata);
+    return SafetensorsFile::open(path);
+  };
+  // Stage 1 has blocks 0 and 2: a block is missing, not a one-block stage.
+  const std::string gap = testing::error_message([&] { (void)inspect_backbone(checkpoint(1, {})); });
+  CHECK(testing::contains(gap, "block network.2.1 is missing"));
+  CHECK(testing::contains(gap, "the file has block network.2.2"));
+
+  // A zero in a shape takes no bytes, so nothing but a check bounds the other sizes.
+  const std::string empty = testing::error_message([&] { (void)inspect_backbone(checkpoint(-1, {}, 0)); });
+  CHECK(testing::contains(empty, "not a RIFormer MLP"));
+
+  const BackboneCheckpointInfo complete = inspect_backbone(checkpoint(-1, {{"arch", "s12"}}));
+  CHECK(complete.spec.depths == kOdd.depths);
+  CHECK(complete.metadata_arch == "s12");
+  // The shapes are kOdd's, the metadata says s12: the message must not claim they differ.
+  const std::string label = testing::error_message([&] { check_backbone_topology(complete, kOdd, "x.safetensors"); });
+  CHECK(testing::contains(label, "its tensors have the shapes of custom topology"));
+  CHECK(testing::contains(label, "metadata says arch \"s12\""));
 }

@@ -78,6 +78,19 @@ TEST_CASE("the head's anchors come from the checkpoint when it has them") {
   CHECK(spec_anchors.anchors(1)[5] == 119.0f);
 }
 
+TEST_CASE("a negative BatchNorm variance is refused at load, naming the key and channel") {
+  struct NegativeVariance : SyntheticSource {
+    HostTensor get(const std::string& key, const Shape& shape) override {
+      HostTensor t = SyntheticSource::get(key, shape);
+      if (key == "model.9.cv1.bn.running_var") t.data[5] = -0.25f;
+      return t;
+    }
+  } source;
+  const std::string msg = testing::error_message([&] { Detector<kS12> net(ParamScope(source, ""), 2); });
+  CHECK(testing::contains(msg, "'model.9.cv1.bn.running_var'"));
+  CHECK(testing::contains(msg, "negative variance, -0.25 for channel 5"));
+}
+
 TEST_CASE("input sizes that are not multiples of 32 are refused clearly") {
   SyntheticSource source;
   Detector<kS12> net(ParamScope(source, ""), 3);

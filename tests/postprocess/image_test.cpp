@@ -328,6 +328,41 @@ TEST_CASE("load errors name the file and say what is wrong") {
   write_bytes(scratch("zero.png"), png_header(0, 10));
   CHECK(contains(error_message([&] { (void)load_image(scratch("zero.png").string()); }), scratch("zero.png").string()));
 
+  // A JPEG cut anywhere: before its frame header stb's last reason can be another
+  // format's ("bad png sig"), which must not reach the message.
+  save_image(scratch("whole.jpg").string(), procedural(40, 30));
+  const std::vector<std::uint8_t> jpg = read_bytes(scratch("whole.jpg"));
+  for (std::size_t cut = 3; cut < jpg.size(); cut += 5) {
+    write_bytes(scratch("cut.jpg"), {jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(cut)});
+    try {
+      (void)load_image(scratch("cut.jpg").string());  // stb may accept a cut inside the scan data
+    } catch (const riformer::Error& e) {
+      CAPTURE(cut);
+      CHECK(contains(e.what(), "cannot decode the JPEG image"));
+      CHECK(!contains(e.what(), "png"));
+    }
+  }
+
+  // A BMP cut anywhere in its pixels (stb_image would fill the rest with zeros), in
+  // both header forms stb reads: BITMAPINFOHEADER (what stb writes) and the old core one.
+  save_image(scratch("whole.bmp").string(), procedural(5, 3));  // rows of 15 bytes padded to 16
+  const std::vector<std::uint8_t> whole_bmp = read_bytes(scratch("whole.bmp"));
+  CHECK(load_image(scratch("whole.bmp").string()).width == 5);
+  for (std::size_t cut : {whole_bmp.size() - 1, whole_bmp.size() - 16, std::size_t{54}}) {
+    CAPTURE(cut);
+    write_bytes(scratch("cut.bmp"), {whole_bmp.begin(), whole_bmp.begin() + static_cast<std::ptrdiff_t>(cut)});
+    CHECK(contains(error_message([&] { (void)load_image(scratch("cut.bmp").string()); }), "truncated BMP"));
+  }
+  // The old core header: 2x2 pixels of 24 bits, rows of 6 bytes padded to 8, data at byte 26.
+  std::vector<std::uint8_t> core = {'B', 'M', 42, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0,  // file header
+                                    12, 0, 0, 0, 2, 0, 2, 0, 1, 0, 24, 0};           // BITMAPCOREHEADER
+  core.resize(42, 0x80);
+  write_bytes(scratch("core.bmp"), core);
+  CHECK(load_image(scratch("core.bmp").string()).rgb == std::vector<std::uint8_t>(12, 0x80));
+  core.resize(41);
+  write_bytes(scratch("core_cut.bmp"), core);
+  CHECK(contains(error_message([&] { (void)load_image(scratch("core_cut.bmp").string()); }), "truncated BMP"));
+
   // A BMP header claiming a 1,000,000-pixel-wide picture.
   save_image(scratch("small.bmp").string(), procedural(4, 4));
   std::vector<std::uint8_t> bmp = read_bytes(scratch("small.bmp"));
@@ -335,6 +370,7 @@ TEST_CASE("load errors name the file and say what is wrong") {
   bmp[18] = 0x40; bmp[19] = 0x42; bmp[20] = 0x0F; bmp[21] = 0x00;  // width 1000000
   write_bytes(scratch("wide.bmp"), bmp);
   const std::string wide_msg = error_message([&] { (void)load_image(scratch("wide.bmp").string()); });
+  INFO(wide_msg);
   CHECK(contains(wide_msg, scratch("wide.bmp").string()));
   CHECK(contains(wide_msg, "too large"));
 }

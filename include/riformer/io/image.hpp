@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -307,7 +309,48 @@ inline void drop_empty_png_idat(std::vector<std::uint8_t>& bytes) {
 
 [[nodiscard]] inline std::string stb_reason() {
   const char* reason = stbi_failure_reason();
-  return reason ? reason : "unknown error";
+  return reason && *reason ? reason : "unknown error";
+}
+
+[[nodiscard]] inline std::uint64_t le_bytes(const std::vector<std::uint8_t>& b, std::size_t at, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = v << 8 | b[at + static_cast<std::size_t>(i)];
+  return v;
+}
+
+// The format the first bytes announce ("JPEG", "PNG", "BMP"), or "" for none of them.
+[[nodiscard]] inline std::string_view announced_format(const std::vector<std::uint8_t>& b) {
+  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "JPEG";
+  if (b.size() >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') return "PNG";
+  if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return "BMP";
+  return "";
+}
+
+// Whether an uncompressed BMP ends before its last pixel row. stb_image reads
+// past the end of such a file as zeros and reports success: a truncated BMP
+// would become a picture with a black band. (Run-length BMPs are left to stb.)
+[[nodiscard]] inline bool bmp_truncated(const std::vector<std::uint8_t>& b) {
+  if (announced_format(b) != "BMP" || b.size() < 26) return false;
+  const std::uint64_t pixels_at = le_bytes(b, 10, 4), header = le_bytes(b, 14, 4);
+  std::uint64_t width = 0, height = 0, bits = 0, compression = 0;
+  if (header == 12) {  // BITMAPCOREHEADER: 16-bit sizes
+    width = le_bytes(b, 18, 2);
+    height = le_bytes(b, 20, 2);
+    bits = le_bytes(b, 24, 2);
+  } else if (header >= 40 && b.size() >= 34) {  // BITMAPINFOHEADER and its successors: signed 32-bit sizes
+    const auto w = static_cast<std::int32_t>(le_bytes(b, 18, 4)), h = static_cast<std::int32_t>(le_bytes(b, 22, 4));
+    width = static_cast<std::uint64_t>(std::abs(static_cast<std::int64_t>(w)));
+    height = static_cast<std::uint64_t>(std::abs(static_cast<std::int64_t>(h)));  // negative: stored top-down
+    bits = le_bytes(b, 28, 2);
+    compression = le_bytes(b, 30, 4);
+  } else {
+    return false;
+  }
+  if ((compression != 0 && compression != 3) || width == 0 || height == 0 || width > STBI_MAX_DIMENSIONS ||
+      height > STBI_MAX_DIMENSIONS)
+    return false;  // compressed, or stb refuses it anyway (with its own reason)
+  const std::uint64_t row_bytes = (width * bits + 31) / 32 * 4;  // rows padded to 4 bytes
+  return pixels_at + row_bytes * height > b.size();
 }
 
 }  // namespace image_detail
@@ -341,12 +384,21 @@ inline void drop_empty_png_idat(std::vector<std::uint8_t>& bytes) {
     require(w > 0 && h > 0 && static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) <= max_pixels, path,
             ": image size ", w, "x", h, " is absurd (limit ", max_pixels, " pixels); corrupt file?");
 
+  require(!bmp_truncated(bytes), path, ": truncated BMP (the file ends before its last row of pixels)");
+
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes.data(), len, &w, &h, &channels, 3),
                                                   stbi_image_free);
   if (!pixels) {
     const std::string reason = stb_reason();
-    if (reason == "unknown image type") fail(path, ": not a JPEG, PNG or BMP image (stb_image: ", reason, ")");
-    fail(path, ": cannot decode the image (stb_image: ", reason, "); corrupt or truncated file?");
+    const std::string_view format = announced_format(bytes);
+    if (format.empty()) fail(path, ": not a JPEG, PNG or BMP image (stb_image: ", reason, ")");
+    // stb tries format after format; when the file's own decoder fails before it has
+    // a header, the reason left is another format's ("bad png sig" for a JPEG).
+    const bool other_formats_reason =
+        reason == "unknown image type" || reason.find(" sig") != std::string::npos || reason.starts_with("not ");
+    fail(path, ": cannot decode the ", format, " image (",
+         other_formats_reason ? std::string("its header is incomplete") : "stb_image: " + reason,
+         "); corrupt or truncated file?");
   }
   require(w > 0 && h > 0 && static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) <= max_pixels, path,
           ": image size ", w, "x", h, " is absurd (limit ", max_pixels, " pixels); corrupt file?");

@@ -395,12 +395,34 @@ class Parser {
   return detail::Parser(text, limits).parse_document();
 }
 
-// `s` as a JSON string literal (with quotes). Control characters are escaped; other
-// bytes are copied, so valid UTF-8 in gives valid JSON out.
+// `s` with each ill-formed UTF-8 sequence replaced by U+FFFD (the byte ranges
+// the parser accepts). File names are bytes: "\xff.jpg" is a valid name.
+[[nodiscard]] inline std::string valid_utf8(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    const int tail = lead < 0x80 ? 0 : lead < 0xC2 ? -1 : lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : lead < 0xF5 ? 3 : -1;
+    // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+    const unsigned lo = lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80;
+    const unsigned hi = lead == 0xED ? 0x9F : lead == 0xF4 ? 0x8F : 0xBF;
+    int n = 1;  // bytes of the sequence that are well formed so far
+    for (; n <= tail && i + static_cast<std::size_t>(n) < s.size(); ++n) {
+      const auto c = static_cast<unsigned char>(s[i + static_cast<std::size_t>(n)]);
+      if (c < (n == 1 ? lo : 0x80) || c > (n == 1 ? hi : 0xBF)) break;
+    }
+    if (n == tail + 1) out.append(s.substr(i, static_cast<std::size_t>(n)));
+    else out += "\xEF\xBF\xBD";  // U+FFFD for the lead byte and the continuation bytes that fit it
+    i += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+// `s` as a JSON string literal (with quotes). Control characters are escaped and
+// ill-formed UTF-8 becomes U+FFFD, so the result is always valid JSON.
 [[nodiscard]] inline std::string quote(std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (char ch : s) {
+  for (char ch : valid_utf8(s)) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"': out += "\\\""; break;

@@ -200,7 +200,7 @@ class SafetensorsFile {
         index_.emplace(keys[i], tensors_.size() - 1);
       }
     }
-    check_overlaps();
+    check_layout();
   }
 
   void parse_metadata(const json::Value& meta) {
@@ -264,19 +264,32 @@ class SafetensorsFile {
     return t;
   }
 
-  void check_overlaps() const {
+  // The tensors must tile the data section: sorted by offset, each starts where
+  // the previous one ends, the first at 0 and the last at its end (the official
+  // library's rule). A gap or trailing bytes mean the header and the data
+  // disagree: a header length one byte short, say, still parses (the header is
+  // padded with spaces) but shifts every tensor by a byte.
+  void check_layout() const {
     using namespace safetensors_detail;
     std::vector<const TensorInfo*> by_offset;
-    for (const TensorInfo& t : tensors_)
-      if (t.end > t.begin) by_offset.push_back(&t);  // empty tensors occupy no bytes
-    std::sort(by_offset.begin(), by_offset.end(),
-              [](const TensorInfo* a, const TensorInfo* b) { return a->begin < b->begin; });
-    for (std::size_t i = 1; i < by_offset.size(); ++i) {
-      const TensorInfo& a = *by_offset[i - 1];
-      const TensorInfo& b = *by_offset[i];
-      require(b.begin >= a.end, path_, ": tensors ", quote_key(a.name), " [", a.begin, ", ", a.end, ") and ",
-              quote_key(b.name), " [", b.begin, ", ", b.end, ") overlap");
+    for (const TensorInfo& t : tensors_) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
+      return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+    });
+    const TensorInfo* previous = nullptr;
+    std::uint64_t expected = 0;  // where the next tensor must start
+    for (const TensorInfo* t : by_offset) {
+      if (t->begin < expected)  // only after a first tensor: expected starts at 0
+        fail(path_, ": tensors ", quote_key(previous->name), " [", previous->begin, ", ", previous->end, ") and ",
+             quote_key(t->name), " [", t->begin, ", ", t->end, ") overlap");
+      require(t->begin == expected, path_, ": tensor ", quote_key(t->name), " starts at byte ", t->begin,
+              " of the data section, but ", previous ? "the tensor before it ends" : "the data starts", " at ",
+              expected, ": a gap of ", t->begin - expected, " bytes (corrupt header?)");
+      previous = t;
+      expected = t->end;
     }
+    require(expected == data_size_, path_, ": the data section is ", data_size_, " bytes but its tensors end at byte ",
+            expected, ": wrong header length, or data appended to the file?");
   }
 
   std::string path_;

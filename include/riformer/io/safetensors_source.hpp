@@ -9,8 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
-#include <iostream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,8 +27,9 @@ struct LoadOptions {
   std::string prefix;
   // Unused keys inside the prefix are an error unless this is set.
   bool allow_extra_keys = false;
-  // Receives warnings (e.g. NaN/Inf values); when empty, warnings go to std::cerr.
-  std::function<void(const std::string&)> warn;
+  // NaN or Inf values are an error unless this is set: such a checkpoint (a
+  // diverged run, an F16 export that overflowed) can only give NaN boxes or none.
+  bool allow_non_finite = false;
 };
 
 class SafetensorsSource : public ParamSource {
@@ -42,12 +41,12 @@ class SafetensorsSource : public ParamSource {
 
   HostTensor get(const std::string& key, const Shape& shape) override {
     const TensorInfo* t = file_.find(key);
-    if (t == nullptr) fail(file_.path(), ": missing key '", key, "' (expected shape ", to_string(shape), ")", hint(key));
-    require(t->shape == shape, file_.path(), ": key '", key, "' has shape ", to_string(t->shape),
+    if (t == nullptr)
+      fail(file_.path(), ": missing key ", quoted(key), " (expected shape ", to_string(shape), ")", hint(key));
+    require(t->shape == shape, file_.path(), ": key ", quoted(key), " has shape ", to_string(t->shape),
             " but the model expects ", to_string(shape));
     HostTensor out{t->shape, file_.read_float(*t)};
-    const auto bad = std::count_if(out.data.begin(), out.data.end(), [](float v) { return !std::isfinite(v); });
-    if (bad > 0) warn(detail::concat(file_.path(), ": ", key, " has ", bad, " NaN/Inf values"));
+    if (!options_.allow_non_finite) check_finite(key, out.data);
     used_.insert(key);
     return out;
   }
@@ -61,11 +60,11 @@ class SafetensorsSource : public ParamSource {
     const std::vector<std::string> extra = unused_keys();
     if (extra.empty()) return;
     std::string list;
-    for (std::size_t i = 0; i < extra.size() && i < 10; ++i) list += detail::concat(i ? ", '" : "'", extra[i], "'");
+    for (std::size_t i = 0; i < extra.size() && i < 10; ++i) list += detail::concat(i ? ", " : "", quoted(extra[i]));
     if (extra.size() > 10) list += ", ...";
-    fail(file_.path(), ": ", extra.size(), " unexpected key", extra.size() == 1 ? "" : "s", " under prefix '",
-         options_.prefix, "' not used by the model: ", list,
-         " (wrong model variant? set LoadOptions::allow_extra_keys to accept them)");
+    fail(file_.path(), ": ", extra.size(), " unexpected key", extra.size() == 1 ? "" : "s", " under prefix ",
+         quoted(options_.prefix), " not used by the model: ", list,
+         " (wrong model variant? LoadOptions::allow_extra_keys, or --allow-extra-keys on the command line, accepts them)");
   }
 
   // Keys under the prefix that the model has not (yet) asked for, excluding the
@@ -92,11 +91,16 @@ class SafetensorsSource : public ParamSource {
  private:
   [[nodiscard]] bool in_scope(std::string_view key) const { return key.starts_with(options_.prefix); }
 
-  void warn(const std::string& message) const {
-    if (options_.warn)
-      options_.warn(message);
-    else
-      std::cerr << "warning: " << message << "\n";
+  // Keys come from the file: control characters in them are escaped, not sent to the terminal.
+  [[nodiscard]] static std::string quoted(std::string_view key) { return safetensors_detail::quote_key(key); }
+
+  void check_finite(const std::string& key, const std::vector<float>& values) const {
+    const auto first = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+    if (first == values.end()) return;
+    const auto bad = std::count_if(first, values.end(), [](float v) { return !std::isfinite(v); });
+    fail(file_.path(), ": key ", quoted(key), " has ", bad, " NaN/Inf value", bad == 1 ? "" : "s", " of ", values.size(),
+         " (the first, ", *first, ", at index ", first - values.begin(),
+         "): a broken checkpoint (diverged training, or an F16 export that overflowed?)");
   }
 
   // For a missing key: the same name (the part after our prefix) under other prefixes.
@@ -112,10 +116,10 @@ class SafetensorsSource : public ParamSource {
     }
     if (found.empty()) return "";
     std::string s = "; the file has ";
-    for (std::size_t i = 0; i < found.size() && i < 3; ++i) s += detail::concat(i ? ", '" : "'", found[i], "'");
+    for (std::size_t i = 0; i < found.size() && i < 3; ++i) s += detail::concat(i ? ", " : "", quoted(found[i]));
     if (found.size() > 3) s += detail::concat(" and ", found.size() - 3, " more");
-    return detail::concat(s, ": wrong prefix? (LoadOptions::prefix is '", options_.prefix,
-                          "'; find_prefix() can detect it)");
+    return detail::concat(s, ": wrong prefix? (LoadOptions::prefix is ", quoted(options_.prefix),
+                          "; find_prefix() can detect it)");
   }
 
   SafetensorsFile file_;
@@ -139,9 +143,10 @@ class SafetensorsSource : public ParamSource {
           "' (not a checkpoint of this model, or a different architecture?)");
   if (prefixes.size() > 1) {
     std::string list;
-    for (std::size_t i = 0; i < prefixes.size(); ++i) list += detail::concat(i ? ", '" : "'", prefixes[i], "'");
+    for (std::size_t i = 0; i < prefixes.size(); ++i)
+      list += detail::concat(i ? ", " : "", safetensors_detail::quote_key(prefixes[i]));
     fail(file.path(), ": key '", anchor_suffix, "' occurs under several prefixes (", list,
-         "); choose one explicitly with LoadOptions::prefix");
+         "); keep one model in the file, or choose one with LoadOptions::prefix in the API");
   }
   return prefixes.front();
 }

@@ -5,11 +5,13 @@
 // b' = beta - mean * g / sqrt(var + eps)), so at run time it is one
 // convolution with a bias + SiLU epilogue.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
 
 #include "riformer/core/context.hpp"
+#include "riformer/core/error.hpp"
 #include "riformer/core/image_view.hpp"
 #include "riformer/io/param_source.hpp"
 #include "riformer/kernels/conv2d.hpp"
@@ -49,9 +51,15 @@ class ConvBnSiLU {
 
   // Keys: conv.weight [Cout, Cin, K, K]; bn.weight, bn.bias, bn.running_mean, bn.running_var [Cout].
   void load(const ParamScope& p) {
+    const HostTensor var = p.get("bn.running_var", {Cout});
+    // A variance below zero makes sqrt(var + eps) NaN for every output of the channel.
+    if (const auto neg = std::find_if(var.data.begin(), var.data.end(), [](float v) { return v < 0.0f; });
+        neg != var.data.end())
+      fail(p.source().describe(), ": key '", p.prefix(), "bn.running_var' holds a negative variance, ", *neg,
+           " for channel ", neg - var.data.begin(), ": a broken checkpoint");
     const FoldedConv f = fold_batch_norm(p.get("conv.weight", {Cout, Cin, Kernel, Kernel}), p.get("bn.weight", {Cout}),
-                                         p.get("bn.bias", {Cout}), p.get("bn.running_mean", {Cout}),
-                                         p.get("bn.running_var", {Cout}), kYoloBatchNormEps);
+                                         p.get("bn.bias", {Cout}), p.get("bn.running_mean", {Cout}), var,
+                                         kYoloBatchNormEps);
     packed_ = kernels::pack_conv_weights(f.weight.data(), f.bias.data(), Cout, Cin, Kernel);
   }
 

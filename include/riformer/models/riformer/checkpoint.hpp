@@ -6,12 +6,14 @@
 // not a garbage forward pass), then load every parameter through the model's
 // own visitor and refuse keys nobody asked for.
 
-#include <functional>
+#include <charconv>
+#include <cstdint>
 #include <optional>
 #include <sstream>
 #include <string>
 
 #include "riformer/core/error.hpp"
+#include "riformer/io/json.hpp"
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/safetensors_source.hpp"
 #include "riformer/models/riformer/backbone.hpp"
@@ -40,6 +42,28 @@ struct BackboneCheckpointInfo {
   return out.str();
 }
 
+// More channels than any RIFormer variant has by far (M48: 768 x 4); beyond it a
+// shape is corrupt, and would not fit the int the topology is kept in.
+inline constexpr std::int64_t kMaxChannels = std::int64_t{1} << 20;
+
+namespace checkpoint_detail {
+
+// Blocks are counted up to the first missing one; a key of a later block means
+// one in the middle is missing, not a shorter custom topology.
+inline void require_no_block_after(const SafetensorsFile& file, const std::string& stage, int depth) {
+  for (const TensorInfo& t : file.tensors()) {
+    if (!t.name.starts_with(stage)) continue;
+    int block = -1;
+    const char* first = t.name.data() + stage.size();
+    const auto [end, ec] = std::from_chars(first, t.name.data() + t.name.size(), block);
+    if (ec == std::errc() && *end == '.' && block > depth)
+      fail(file.path(), ": block ", stage, depth, " is missing (no key '", stage, depth,
+           ".mlp.fc1.weight') but the file has block ", stage, block, ": an incomplete checkpoint");
+  }
+}
+
+}  // namespace checkpoint_detail
+
 // Reads the backbone topology off the tensor shapes. `prefix`: where the keys
 // live; found from the file when not given.
 [[nodiscard]] inline BackboneCheckpointInfo inspect_backbone(const SafetensorsFile& file,
@@ -58,6 +82,9 @@ struct BackboneCheckpointInfo {
       require(fc1->shape.size() == 4 && fc1->shape[2] == 1 && fc1->shape[3] == 1 && fc1->shape[1] > 0, file.path(), ": '",
               fc1->name, "' has shape ", to_string(fc1->shape), ", expected [hidden, dim, 1, 1]");
       const auto dim = fc1->shape[1], hidden = fc1->shape[0];
+      // Bounded before the casts to int below (a shape with a zero takes no bytes, so any size fits in a file).
+      require(hidden > 0 && hidden <= kMaxChannels && dim <= kMaxChannels, file.path(), ": '", fc1->name,
+              "' has shape ", to_string(fc1->shape), ": not a RIFormer MLP (channels must be in 1..", kMaxChannels, ")");
       require(hidden % dim == 0, file.path(), ": '", fc1->name, "' has shape ", to_string(fc1->shape),
               ": the MLP ratio ", hidden, "/", dim, " is not a whole number");
       if (depth == 0) {
@@ -70,6 +97,7 @@ struct BackboneCheckpointInfo {
       ++depth;
     }
     require(depth > 0, file.path(), ": stage ", s, " has no blocks (no key '", stage, "0.mlp.fc1.weight')");
+    checkpoint_detail::require_no_block_after(file, stage, depth);
     info.spec.depths[s] = depth;
     info.spec.outputs[s] = file.find(p + "norm" + std::to_string(2 * s) + ".weight") != nullptr;
   }
@@ -87,15 +115,18 @@ inline void check_backbone_topology(const BackboneCheckpointInfo& info, const Ba
   const bool shapes_ok = info.spec.depths == expected.depths && info.spec.dims == expected.dims &&
                          info.spec.mlp_ratios == expected.mlp_ratios;
   if (metadata_ok && shapes_ok) return;
+  if (shapes_ok)
+    fail(path, ": its tensors have the shapes of ", describe_spec(expected), ", but its metadata says arch ",
+         json::quote(info.metadata_arch), ": a mislabelled file? (correct or remove __metadata__[\"arch\"])");
   fail(path, ": the checkpoint holds a ", describe_spec(info.spec),
-       info.metadata_arch.empty() ? std::string() : " with metadata arch '" + info.metadata_arch + "'",
+       info.metadata_arch.empty() ? std::string() : " with metadata arch " + json::quote(info.metadata_arch),
        ", but the model expects ", describe_spec(expected));
 }
 
 struct BackboneLoadOptions {
   std::optional<std::string> prefix;  // default: found from the file
   bool allow_extra_keys = false;      // keys under the prefix the model does not use
-  std::function<void(const std::string&)> warn;  // NaN/Inf warnings; default std::cerr
+  bool allow_non_finite = false;      // load NaN/Inf weights instead of refusing them
 };
 
 // Loads Backbone<S> from a safetensors checkpoint in either form.
@@ -104,7 +135,7 @@ template <BackboneSpec S>
   SafetensorsFile file = SafetensorsFile::open(path);
   const BackboneCheckpointInfo info = inspect_backbone(file, options.prefix);
   check_backbone_topology(info, S, path);
-  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.warn});
+  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
   Backbone<S> net(ParamScope(source, info.prefix));
   source.finish();
   return net;

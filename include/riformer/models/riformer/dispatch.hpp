@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "riformer/core/error.hpp"
+#include "riformer/io/json.hpp"
 #include "riformer/models/riformer/spec.hpp"
 
 namespace riformer {
@@ -32,7 +33,8 @@ auto dispatch_spec(std::string_view name, const std::string& names, F& f) -> dec
   if constexpr (sizeof...(Rest) > 0) {
     return dispatch_spec<Rest...>(name, names, f);
   } else {
-    fail("arch '", name, "' is not built into this program (it has: ", names, ")");
+    // The name may come from a checkpoint's metadata: escaped, not sent to the terminal raw.
+    fail("arch ", json::quote(name), " is not built into this program (it has: ", names, ")");
   }
 }
 template <BackboneSpec... Specs, class F>

@@ -4,7 +4,6 @@
 // backbone topology is read off model.0's shapes and checked against the type
 // being built; the number of classes is read off the Detect convolutions.
 
-#include <functional>
 #include <optional>
 #include <string>
 
@@ -32,7 +31,7 @@ struct DetectorCheckpointInfo {
   require(detect != nullptr, file.path(), ": missing key '", key,
           "': a RIFormer backbone without the YOLOv5 head? (run it with `riformer backbone`)");
   require(detect->shape.size() == 4 && detect->shape[0] % kAnchorsPerLevel == 0 &&
-              detect->shape[0] / kAnchorsPerLevel > 5,
+              detect->shape[0] / kAnchorsPerLevel > 5 && detect->shape[0] <= kMaxChannels,
           file.path(), ": '", key, "' has shape ", to_string(detect->shape), ", expected [3 * (nc + 5), C, 1, 1]");
   info.nc = static_cast<int>(detect->shape[0] / kAnchorsPerLevel - 5);
   if (auto it = file.metadata().find("nc"); it != file.metadata().end())
@@ -43,7 +42,7 @@ struct DetectorCheckpointInfo {
 
 struct DetectorLoadOptions {
   bool allow_extra_keys = false;                 // keys under the prefix the detector does not use
-  std::function<void(const std::string&)> warn;  // NaN/Inf warnings; default std::cerr
+  bool allow_non_finite = false;                 // load NaN/Inf weights instead of refusing them
 };
 
 // Loads Detector<B, H> from a YOLOv5-RIFormer checkpoint in either RIFormer form.
@@ -52,7 +51,7 @@ template <BackboneSpec B, YoloHeadSpec H = kYoloV5SeedHead>
   SafetensorsFile file = SafetensorsFile::open(path);
   const DetectorCheckpointInfo info = inspect_detector(file);
   check_backbone_topology(info.backbone, B, path);
-  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.warn});
+  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
   Detector<B, H> net(ParamScope(source, info.prefix), info.nc);
   source.finish();
   return net;

@@ -1,0 +1,46 @@
+#pragma once
+// What the subcommands read off their inputs: the variant a checkpoint holds
+// (unless --arch says), and the size of a [1, 3, H, W] .npy tensor. Both come
+// from files, so they are checked before they become a spec name or an int.
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "cli/args.hpp"
+#include "riformer/core/error.hpp"
+#include "riformer/io/json.hpp"
+#include "riformer/io/npy.hpp"
+#include "riformer/models/riformer/checkpoint.hpp"
+#include "riformer/models/riformer/spec.hpp"
+
+namespace riformer::cli {
+
+// --arch if given; else the checkpoint's metadata "arch" if it names a published
+// variant; else the variant its tensor shapes are.
+[[nodiscard]] inline std::string checkpoint_arch(const Parsed& args, const std::string& path,
+                                                 const BackboneCheckpointInfo& info) {
+  if (args.has("arch")) return args.text("arch");
+  if (!info.metadata_arch.empty() && info.metadata_arch != "custom") {
+    bool published = false;
+    for (const auto& named : kBackboneSpecs) published = published || named.name == info.metadata_arch;
+    require(published, path, ": its metadata says arch ", json::quote(info.metadata_arch),
+            ", which is not a RIFormer variant (s12, s24, s36, m36 or m48); pass --arch to choose one");
+    return info.metadata_arch;
+  }
+  const std::string_view name = spec_name(info.spec);
+  require(name != "custom", path, ": the backbone is a ", describe_spec(info.spec),
+          ", not a published variant; declare a BackboneSpec for it in C++ (see README)");
+  return std::string(name);
+}
+
+// Height and width of a .npy input, which must be [1, 3, H, W] with sides the CLI accepts.
+[[nodiscard]] inline std::pair<int, int> npy_image_size(const NpyArray& x, const std::string& path, long max_side) {
+  require(x.shape.size() == 4 && x.shape[0] == 1 && x.shape[1] == 3, path, ": expected shape [1, 3, H, W], got ",
+          to_string(x.shape));
+  require(x.shape[2] > 0 && x.shape[3] > 0 && x.shape[2] <= max_side && x.shape[3] <= max_side, path,
+          ": shape ", to_string(x.shape), ": H and W must be in 1..", max_side);
+  return {static_cast<int>(x.shape[2]), static_cast<int>(x.shape[3])};
+}
+
+}  // namespace riformer::cli
