@@ -60,6 +60,8 @@ int run_backbone(const Parsed& args) {
   HostTensor input;
   std::string input_name;
   if (args.has("input")) {
+    for (const char* size : {"imgsz", "height", "width"})
+      require(!args.has(size), "--", size, " is for the synthetic input; the size comes from --input");
     NpyArray a = read_npy(args.text("input"));
     (void)npy_image_size(a, args.text("input"), 16384);
     input = {a.shape, std::move(a.data)};
@@ -73,6 +75,7 @@ int run_backbone(const Parsed& args) {
   const int height = static_cast<int>(input.shape[2]), width = static_cast<int>(input.shape[3]);
   const int threads = thread_count(args);
   const int runs = static_cast<int>(args.integer("runs", 10, 0, 100000));
+  require(runs > 0 || !args.flag("layers"), "--layers times R more runs: give --runs 1 or more");
 
   return with_backbone_spec<List>(arch, [&]<BackboneSpec S>() {
     Stopwatch load_time;

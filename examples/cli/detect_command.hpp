@@ -3,6 +3,7 @@
 // file or a folder) in; annotated images, optional YOLO label files and a
 // JSON file of detections out; detections and stage times printed.
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -109,6 +110,15 @@ inline void write_labels(const std::filesystem::path& path, const std::vector<De
   require(out.good(), path.string(), ": write failed");
 }
 
+// A number for detections.json: JSON has no NaN or infinity, so those are null
+// (weights that overflow the float range can make a box NaN, in PyTorch too).
+[[nodiscard]] inline std::string json_number(float v, const char* format = "%.2f") {
+  if (!std::isfinite(v)) return "null";
+  char text[64];
+  std::snprintf(text, sizeof text, format, static_cast<double>(v));
+  return text;
+}
+
 inline std::string detections_json(const std::string& image_path, const Image& image, const std::vector<Detection>& dets,
                                    const std::vector<std::string>& names) {
   std::ostringstream j;
@@ -117,10 +127,11 @@ inline std::string detections_json(const std::string& image_path, const Image& i
   for (std::size_t i = 0; i < dets.size(); ++i) {
     const Detection& d = dets[i];
     char box[128];
-    std::snprintf(box, sizeof box, "[%.2f, %.2f, %.2f, %.2f]", d.x1, d.y1, d.x2, d.y2);
+    std::snprintf(box, sizeof box, "[%s, %s, %s, %s]", json_number(d.x1).c_str(), json_number(d.y1).c_str(),
+                  json_number(d.x2).c_str(), json_number(d.y2).c_str());
     j << (i ? ", " : "") << "{\"class\": " << d.cls
       << ", \"name\": " << json::quote(names[static_cast<std::size_t>(d.cls)])
-      << ", \"confidence\": " << d.conf << ", \"box\": " << box << "}";
+      << ", \"confidence\": " << json_number(d.conf, "%g") << ", \"box\": " << box << "}";
   }
   j << "]}";
   return j.str();
@@ -172,6 +183,7 @@ int run_detect(const Parsed& args) {
   const auto [height, width] = image_size(args, 640);
   const int threads = thread_count(args);
   const std::filesystem::path out_dir = args.text("out", "runs/detect");
+  require(!args.flag("save-conf") || args.flag("save-txt"), "--save-conf adds the confidence to --save-txt's labels; give both");
   check_outputs(images, out_dir, args);
 
   return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {

@@ -3,6 +3,8 @@
 // (unless --arch says), and the size of a [1, 3, H, W] .npy tensor. Both come
 // from files, so they are checked before they become a spec name or an int.
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,12 +36,15 @@ namespace riformer::cli {
   return std::string(name);
 }
 
-// Height and width of a .npy input, which must be [1, 3, H, W] with sides the CLI accepts.
+// Height and width of a .npy input, which must be [1, 3, H, W] with sides the
+// CLI accepts and finite values (a NaN anywhere makes every output NaN).
 [[nodiscard]] inline std::pair<int, int> npy_image_size(const NpyArray& x, const std::string& path, long max_side) {
   require(x.shape.size() == 4 && x.shape[0] == 1 && x.shape[1] == 3, path, ": expected shape [1, 3, H, W], got ",
           to_string(x.shape));
   require(x.shape[2] > 0 && x.shape[3] > 0 && x.shape[2] <= max_side && x.shape[3] <= max_side, path,
           ": shape ", to_string(x.shape), ": H and W must be in 1..", max_side);
+  const auto bad = std::find_if(x.data.begin(), x.data.end(), [](float v) { return !std::isfinite(v); });
+  if (bad != x.data.end()) fail(path, ": value ", bad - x.data.begin(), " is ", *bad, "; the input must be finite");
   return {static_cast<int>(x.shape[2]), static_cast<int>(x.shape[3])};
 }
 

@@ -51,7 +51,11 @@ int main(int argc, char** argv) {
         return 0;
       }
     try {
-      return c.run(parse(c.options(), argc, argv, 2));
+      const int code = c.run(parse(c.options(), argc, argv, 2));
+      // Output that never arrived (a full disk, a closed pipe) is a failure, not exit 0.
+      std::cout.flush();
+      require(std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good(), "cannot write to standard output");
+      return code;
     } catch (const riformer::Error& e) {
       std::cerr << "riformer " << c.name << ": error: " << e.what() << "\n";
       return 2;

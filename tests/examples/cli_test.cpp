@@ -5,11 +5,13 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -196,6 +198,10 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
   const std::string npy = (dir / "input.npy").string();
   const HostTensor x = synthetic::tensor("input", {1, 3, 64, 64});
   write_npy(npy, x.data.data(), x.shape);
+  const std::string nan_npy = (dir / "nan.npy").string();
+  std::vector<float> with_nan = x.data;
+  with_nan[7] = std::nanf("");
+  write_npy(nan_npy, with_nan.data(), x.shape);
   const std::string wide_npy = (dir / "wide.npy").string();  // no values, so any width fits in a file
   write_npy(wide_npy, nullptr, {1, 3, 4294967360, 0});
   // The weights of write_detector_checkpoint(3) with metadata naming no variant.
@@ -230,6 +236,13 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
       // Sizes and names from files are checked before they are used (and escaped in messages).
       {{"dump", "--input", wide_npy, "--out", (dir / "dump").string()}, "H and W must be in 1..16384"},
       {{"backbone", "--input", wide_npy}, "H and W must be in 1..16384"},
+      {{"dump", "--input", nan_npy, "--out", (dir / "dump").string()}, "value 7 is nan; the input must be finite"},
+      {{"backbone", "--input", nan_npy}, "value 7 is nan"},
+      // Options that would be silently ignored.
+      {{"detect", "--source", image, "--save-conf"}, "--save-conf adds the confidence to --save-txt's labels"},
+      {{"bench", "--weights", weights, "--nc", "5", "--imgsz", "64"}, "--nc is for synthetic weights"},
+      {{"backbone", "--input", npy, "--imgsz", "64"}, "the size comes from --input"},
+      {{"backbone", "--imgsz", "64", "--runs", "0", "--layers"}, "--layers times R more runs"},
       {{"detect", "--source", image, "--weights", relabelled},
        "its metadata says arch \"zz9\\u001b[31m\", which is not a RIFormer variant"},
       // An option given twice: not the first (or, for --imgsz, both as H W) silently used.
@@ -335,4 +348,20 @@ TEST_CASE("an input too large for the memory is a clear error, not an internal o
     CHECK(testing::contains(r.err, "memory"));
     CHECK(!testing::contains(r.err, "internal error"));
   }
+}
+
+TEST_CASE("output that cannot be written is a failure, not exit 0") {
+  std::fflush(stdout);
+  const int saved = dup(1), full = open("/dev/full", O_WRONLY);
+  REQUIRE(saved >= 0);
+  REQUIRE(full >= 0);
+  dup2(full, 1);
+  const Result r = run({"backbone", "--imgsz", "64", "--runs", "1"});
+  dup2(saved, 1);  // the test's own output again
+  close(full);
+  close(saved);
+  std::clearerr(stdout);
+  std::cout.clear();
+  CHECK(r.code == 2);
+  CHECK(testing::contains(r.err, "cannot write to standard output"));
 }
