@@ -43,7 +43,8 @@ int run_bench(const Parsed& args) {
   const int threads = thread_count(args);
   const int runs = static_cast<int>(args.integer("runs", 10, 1, 100000));
   const int nc = static_cast<int>(args.integer("nc", 80, 1, 100000));
-  require(!args.has("nc") || !args.has("weights"), "--nc is for synthetic weights; with --weights the classes come from the checkpoint");
+  require(!args.has("nc") || !args.has("weights"),
+          "--nc is for synthetic weights; with --weights the classes come from the checkpoint");
 
   return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {
     std::string weights;

@@ -183,7 +183,8 @@ int run_detect(const Parsed& args) {
   const auto [height, width] = image_size(args, 640);
   const int threads = thread_count(args);
   const std::filesystem::path out_dir = args.text("out", "runs/detect");
-  require(!args.flag("save-conf") || args.flag("save-txt"), "--save-conf adds the confidence to --save-txt's labels; give both");
+  require(!args.flag("save-conf") || args.flag("save-txt"),
+          "--save-conf adds the confidence to --save-txt's labels; give both");
   check_outputs(images, out_dir, args);
 
   return with_backbone_spec<List>(choice.arch, [&]<BackboneSpec B>() {

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>

@@ -64,7 +64,8 @@ class SafetensorsSource : public ParamSource {
     if (extra.size() > 10) list += ", ...";
     fail(file_.path(), ": ", extra.size(), " unexpected key", extra.size() == 1 ? "" : "s", " under prefix ",
          quoted(options_.prefix), " not used by the model: ", list,
-         " (wrong model variant? LoadOptions::allow_extra_keys, or --allow-extra-keys on the command line, accepts them)");
+         " (wrong model variant? LoadOptions::allow_extra_keys, or --allow-extra-keys on the command line,",
+         " accepts them)");
   }
 
   // Keys under the prefix that the model has not (yet) asked for, excluding the
@@ -98,8 +99,8 @@ class SafetensorsSource : public ParamSource {
     const auto first = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
     if (first == values.end()) return;
     const auto bad = std::count_if(first, values.end(), [](float v) { return !std::isfinite(v); });
-    fail(file_.path(), ": key ", quoted(key), " has ", bad, " NaN/Inf value", bad == 1 ? "" : "s", " of ", values.size(),
-         " (the first, ", *first, ", at index ", first - values.begin(),
+    fail(file_.path(), ": key ", quoted(key), " has ", bad, " NaN/Inf value", bad == 1 ? "" : "s", " of ",
+         values.size(), " (the first, ", *first, ", at index ", first - values.begin(),
          "): a broken checkpoint (diverged training, or an F16 export that overflowed?)");
   }
 

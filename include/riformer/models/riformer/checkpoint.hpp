@@ -84,7 +84,8 @@ inline void require_no_block_after(const SafetensorsFile& file, const std::strin
       const auto dim = fc1->shape[1], hidden = fc1->shape[0];
       // Bounded before the casts to int below (a shape with a zero takes no bytes, so any size fits in a file).
       require(hidden > 0 && hidden <= kMaxChannels && dim <= kMaxChannels, file.path(), ": '", fc1->name,
-              "' has shape ", to_string(fc1->shape), ": not a RIFormer MLP (channels must be in 1..", kMaxChannels, ")");
+              "' has shape ", to_string(fc1->shape), ": not a RIFormer MLP (channels must be in 1..", kMaxChannels,
+              ")");
       require(hidden % dim == 0, file.path(), ": '", fc1->name, "' has shape ", to_string(fc1->shape),
               ": the MLP ratio ", hidden, "/", dim, " is not a whole number");
       if (depth == 0) {
@@ -135,7 +136,8 @@ template <BackboneSpec S>
   SafetensorsFile file = SafetensorsFile::open(path);
   const BackboneCheckpointInfo info = inspect_backbone(file, options.prefix);
   check_backbone_topology(info, S, path);
-  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
+  SafetensorsSource source(std::move(file),
+                           LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
   Backbone<S> net(ParamScope(source, info.prefix));
   source.finish();
   return net;

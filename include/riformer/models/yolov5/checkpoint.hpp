@@ -51,7 +51,8 @@ template <BackboneSpec B, YoloHeadSpec H = kYoloV5SeedHead>
   SafetensorsFile file = SafetensorsFile::open(path);
   const DetectorCheckpointInfo info = inspect_detector(file);
   check_backbone_topology(info.backbone, B, path);
-  SafetensorsSource source(std::move(file), LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
+  SafetensorsSource source(std::move(file),
+                           LoadOptions{info.prefix, options.allow_extra_keys, options.allow_non_finite});
   Detector<B, H> net(ParamScope(source, info.prefix), info.nc);
   source.finish();
   return net;
