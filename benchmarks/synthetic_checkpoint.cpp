@@ -4,8 +4,10 @@
 // measurements).
 //
 //   synthetic_checkpoint ARCH NC OUT.safetensors
+#include <charconv>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "riformer/riformer.hpp"
@@ -17,7 +19,11 @@ int main(int argc, char** argv) try {
     return 2;
   }
   const std::string arch = argv[1], out = argv[3];
-  const int nc = std::stoi(argv[2]);
+  int nc = 0;
+  const std::string_view nc_text = argv[2];
+  const auto [end, ec] = std::from_chars(nc_text.data(), nc_text.data() + nc_text.size(), nc);
+  require(ec == std::errc() && end == nc_text.data() + nc_text.size() && nc >= 1 && nc <= 100000,
+          "NC must be a whole number of classes in 1..100000, got '", nc_text, "'");
   ListingSource listing;
   with_backbone_spec(arch, [&]<BackboneSpec S>() { Detector<S> probe(ParamScope(listing, ""), nc); });
   std::vector<NamedTensor> tensors;

@@ -63,12 +63,15 @@ int run_backbone(const Parsed& args) {
     for (const char* size : {"imgsz", "height", "width"})
       require(!args.has(size), "--", size, " is for the synthetic input; the size comes from --input");
     NpyArray a = read_npy(args.text("input"));
-    (void)npy_image_size(a, args.text("input"), 16384);
+    (void)npy_image_size(a, args.text("input"));
+    if (args.has("out"))
+      check_input_kept(args.text("input"), args.text("out"), {"p2.npy", "p3.npy", "p4.npy", "p5.npy"});
     input = {a.shape, std::move(a.data)};
     input_name = args.text("input");
   } else {
-    const long size = args.integer("imgsz", 224, kMinInputSize, 16384);
-    const long h = args.integer("height", size, kMinInputSize, 16384), w = args.integer("width", size, kMinInputSize, 16384);
+    const long size = args.integer("imgsz", 224, kMinInputSize, kMaxInputSide);
+    const long h = args.integer("height", size, kMinInputSize, kMaxInputSide);
+    const long w = args.integer("width", size, kMinInputSize, kMaxInputSide);
     input = synthetic::tensor("input", {1, 3, h, w});
     input_name = "synthetic";
   }

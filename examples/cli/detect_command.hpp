@@ -165,6 +165,10 @@ inline void check_outputs(const std::vector<std::filesystem::path>& images, cons
     if (auto it = inputs.find(file); it != inputs.end())
       fail("writing '", output.string(), "' would overwrite the input image '", it->second.string(),
            "'; choose another --out");
+    std::error_code ec;  // a hard link to its own input has another path but is the same file
+    if (std::filesystem::equivalent(output, image, ec))
+      fail("writing '", output.string(), "' would overwrite the input image '", image.string(),
+           "' (the same file under another name); choose another --out");
     const auto [it, fresh] = writers.emplace(file, image);
     require(fresh, "'", it->second.string(), "' and '", image.string(), "' would both write '", output.string(),
             "'; rename one of them");

@@ -66,7 +66,7 @@ template <BackboneSpec B>
 
 // --imgsz H [W] (one value: square), each a positive multiple of 32.
 inline std::pair<int, int> image_size(const Parsed& args, int fallback) {
-  const std::vector<long> v = args.integers("imgsz", 32, 16384);
+  const std::vector<long> v = args.integers("imgsz", 32, kMaxInputSide);
   require(v.size() <= 2, "--imgsz takes one value (square) or two (height width)");
   const int h = v.empty() ? fallback : static_cast<int>(v[0]);
   const int w = v.size() == 2 ? static_cast<int>(v[1]) : h;

@@ -44,7 +44,10 @@ template <class List>
 int run_dump(const Parsed& args) {
   require(args.has("input") && args.has("out"), "--input and --out are required");
   NpyArray x = read_npy(args.text("input"));
-  const auto [h, w] = npy_image_size(x, args.text("input"), 16384);
+  const auto [h, w] = npy_image_size(x, args.text("input"));
+  check_input_kept(args.text("input"), args.text("out"),
+                   {"p2.npy", "p3.npy", "p4.npy", "p5.npy", "head0.npy", "head1.npy", "head2.npy", "pred.npy",
+                    "nms.npy"});
   DetectorChoice choice = choose_detector(args);
   const std::filesystem::path dir = args.text("out");
   create_output_folder(dir);

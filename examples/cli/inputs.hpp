@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <initializer_list>
 #include <string>
+#include <system_error>
 #include <string_view>
 #include <utility>
 
@@ -17,6 +20,11 @@
 #include "riformer/models/riformer/spec.hpp"
 
 namespace riformer::cli {
+
+// Largest input side the commands take. 8192x8192 already needs 8 GB of working
+// memory for the detector (and 2 minutes); beyond it a run is more likely to
+// exhaust a shared machine than to be what the user meant.
+inline constexpr long kMaxInputSide = 8192;
 
 // --arch if given; else the checkpoint's metadata "arch" if it names a published
 // variant; else the variant its tensor shapes are.
@@ -38,7 +46,8 @@ namespace riformer::cli {
 
 // Height and width of a .npy input, which must be [1, 3, H, W] with sides the
 // CLI accepts and finite values (a NaN anywhere makes every output NaN).
-[[nodiscard]] inline std::pair<int, int> npy_image_size(const NpyArray& x, const std::string& path, long max_side) {
+[[nodiscard]] inline std::pair<int, int> npy_image_size(const NpyArray& x, const std::string& path,
+                                                        long max_side = kMaxInputSide) {
   require(x.shape.size() == 4 && x.shape[0] == 1 && x.shape[1] == 3, path, ": expected shape [1, 3, H, W], got ",
           to_string(x.shape));
   require(x.shape[2] > 0 && x.shape[3] > 0 && x.shape[2] <= max_side && x.shape[3] <= max_side, path,
@@ -46,6 +55,16 @@ namespace riformer::cli {
   const auto bad = std::find_if(x.data.begin(), x.data.end(), [](float v) { return !std::isfinite(v); });
   if (bad != x.data.end()) fail(path, ": value ", bad - x.data.begin(), " is ", *bad, "; the input must be finite");
   return {static_cast<int>(x.shape[2]), static_cast<int>(x.shape[3])};
+}
+
+// Refuses, before anything is written, an --out folder where one of `outputs`
+// (file names) is the --input file itself: dump --input out/p2.npy --out out.
+inline void check_input_kept(const std::string& input, const std::filesystem::path& out_dir,
+                             std::initializer_list<std::string_view> outputs) {
+  std::error_code ec;
+  for (std::string_view name : outputs)
+    if (std::filesystem::equivalent(input, out_dir / name, ec))
+      fail("writing '", (out_dir / name).string(), "' would overwrite --input '", input, "'; choose another --out");
 }
 
 }  // namespace riformer::cli

@@ -198,6 +198,14 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
   const std::string npy = (dir / "input.npy").string();
   const HostTensor x = synthetic::tensor("input", {1, 3, 64, 64});
   write_npy(npy, x.data.data(), x.shape);
+  const fs::path dump_dir = dir / "dumped";  // --input among the files dump writes
+  fs::create_directories(dump_dir);
+  fs::copy_file(npy, dump_dir / "p2.npy");
+  const fs::path linked_in = dir / "linked_in", linked_out = dir / "linked_out";  // a hard link to the input
+  fs::create_directories(linked_in);
+  fs::create_directories(linked_out);
+  fs::copy_file(image, linked_in / "a.jpg");
+  fs::create_hard_link(linked_in / "a.jpg", linked_out / "a.jpg");
   const std::string nan_npy = (dir / "nan.npy").string();
   std::vector<float> with_nan = x.data;
   with_nan[7] = std::nanf("");
@@ -234,8 +242,8 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
       {{"bench", "--imgsz", "64", "96", "128"}, "one value (square) or two"},
       {{"backbone", "--weights", garbage}, "broken.jpg"},
       // Sizes and names from files are checked before they are used (and escaped in messages).
-      {{"dump", "--input", wide_npy, "--out", (dir / "dump").string()}, "H and W must be in 1..16384"},
-      {{"backbone", "--input", wide_npy}, "H and W must be in 1..16384"},
+      {{"dump", "--input", wide_npy, "--out", (dir / "dump").string()}, "H and W must be in 1..8192"},
+      {{"backbone", "--input", wide_npy}, "H and W must be in 1..8192"},
       {{"dump", "--input", nan_npy, "--out", (dir / "dump").string()}, "value 7 is nan; the input must be finite"},
       {{"backbone", "--input", nan_npy}, "value 7 is nan"},
       // Options that would be silently ignored.
@@ -265,6 +273,11 @@ TEST_CASE("bad input gets exit code 2 and a clear message") {
       {{"detect", "--source", same.string(), "--out", same.string()}, "would overwrite the input image"},
       {{"detect", "--source", (same / "street.jpg").string(), "--out", (dir / "." / "same").string()},
        "would overwrite the input image"},
+      {{"detect", "--source", (linked_in / "a.jpg").string(), "--out", linked_out.string()},
+       "(the same file under another name)"},
+      {{"dump", "--input", (dump_dir / "p2.npy").string(), "--out", dump_dir.string()}, "would overwrite --input"},
+      {{"backbone", "--input", (dump_dir / "p2.npy").string(), "--out", dump_dir.string()}, "would overwrite --input"},
+      {{"bench", "--imgsz", "8224"}, "--imgsz must be between 32 and 8192"},
       {{"detect", "--source", pair.string(), "--out", (dir / "pair_out").string(), "--save-txt", "--nosave"},
        "a.jpg' and '" + (pair / "a.png").string() + "' would both write"},
   };
@@ -327,7 +340,7 @@ TEST_CASE("an input too large for the memory is a clear error, not an internal o
                        "not enough memory for a 64x96 input; try a smaller --imgsz", Error);
 
   // The address space limited to what the process uses plus 2 GiB, as on a small machine: planning a
-  // 16384x16384 input (gigabytes per feature map) runs out.
+  // 8192x8192 input (gigabytes per feature map) runs out.
   rlimit old{};
   REQUIRE(getrlimit(RLIMIT_AS, &old) == 0);
   long pages = 0;
@@ -338,9 +351,9 @@ TEST_CASE("an input too large for the memory is a clear error, not an internal o
   low.rlim_cur = std::min<rlim_t>(used + (rlim_t{2} << 30), old.rlim_max);
   const fs::path out = scratch("huge");
   REQUIRE(setrlimit(RLIMIT_AS, &low) == 0);
-  const Result bench = run({"bench", "--imgsz", "16384", "--runs", "1"});
+  const Result bench = run({"bench", "--imgsz", "8192", "--runs", "1"});
   const Result detect = run({"detect", "--source", testing::repo_file(kImage).string(), "--out", out.string(),
-                             "--imgsz", "16384", "--nosave"});
+                             "--imgsz", "8192", "--nosave"});
   REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
   for (const Result& r : {bench, detect}) {
     INFO(r.err);

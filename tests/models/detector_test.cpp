@@ -76,6 +76,17 @@ TEST_CASE("the head's anchors come from the checkpoint when it has them") {
   SyntheticSource plain;
   Detector<kS12> spec_anchors(ParamScope(plain, ""), 2);
   CHECK(spec_anchors.anchors(1)[5] == 119.0f);
+
+  // Finite but absurd: box areas made from it overflow, and NMS would keep every box.
+  struct HugeAnchors : WithAnchors {
+    HostTensor get(const std::string& key, const Shape& shape) override {
+      if (key == "model.16.anchors") return {shape, std::vector<float>(18, 1e30f)};
+      return WithAnchors::get(key, shape);
+    }
+  } huge;
+  const std::string msg = testing::error_message([&] { Detector<kS12> net(ParamScope(huge, ""), 2); });
+  CHECK(testing::contains(msg, "model.16.anchors: anchor 0 of level 0"));
+  CHECK(testing::contains(msg, "expected 0 < anchor <= 65536"));
 }
 
 TEST_CASE("a negative BatchNorm variance is refused at load, naming the key and channel") {

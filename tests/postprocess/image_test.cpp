@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -353,6 +354,17 @@ TEST_CASE("load errors name the file and say what is wrong") {
     write_bytes(scratch("cut.bmp"), {whole_bmp.begin(), whole_bmp.begin() + static_cast<std::ptrdiff_t>(cut)});
     CHECK(contains(error_message([&] { (void)load_image(scratch("cut.bmp").string()); }), "truncated BMP"));
   }
+  // Stored top-down (a negative height): the same picture, rows in the other order.
+  REQUIRE(whole_bmp.size() == 54 + 3 * 16);
+  std::vector<std::uint8_t> top_down = whole_bmp;
+  const std::size_t row = 16, first = 54;  // 5 pixels x 3 bytes, padded to 4
+  for (std::size_t r = 0; r < 3; ++r)
+    std::copy_n(whole_bmp.begin() + static_cast<std::ptrdiff_t>(first + (2 - r) * row), row,
+                top_down.begin() + static_cast<std::ptrdiff_t>(first + r * row));
+  const std::int32_t minus_three = -3;
+  std::memcpy(top_down.data() + 22, &minus_three, 4);
+  write_bytes(scratch("top_down.bmp"), top_down);
+  CHECK(load_image(scratch("top_down.bmp").string()).rgb == load_image(scratch("whole.bmp").string()).rgb);
   // The old core header: 2x2 pixels of 24 bits, rows of 6 bytes padded to 8, data at byte 26.
   std::vector<std::uint8_t> core = {'B', 'M', 42, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0,  // file header
                                     12, 0, 0, 0, 2, 0, 2, 0, 1, 0, 24, 0};           // BITMAPCOREHEADER

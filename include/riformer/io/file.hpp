@@ -16,6 +16,7 @@ namespace riformer::file_detail {
 
 // The file size, or an Error naming the file if it is missing or not a regular file.
 [[nodiscard]] inline std::uint64_t regular_file_size(const std::string& path) {
+  require(!path.empty(), "a file name is empty");
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) fail(path, ": cannot open file (does it exist?)");

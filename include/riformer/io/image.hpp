@@ -380,9 +380,11 @@ inline void drop_empty_png_idat(std::vector<std::uint8_t>& bytes) {
   // cannot be read, stbi_info's reason is that of the last format it tried; decoding
   // fails at the same header and gives the reason of the format the file really has.
   int w = 0, h = 0, channels = 0;
-  if (stbi_info_from_memory(bytes.data(), len, &w, &h, &channels))
+  if (stbi_info_from_memory(bytes.data(), len, &w, &h, &channels)) {
+    if (announced_format(bytes) == "BMP") h = std::abs(h);  // stb 2.27 reports a top-down BMP's stored, negative height
     require(w > 0 && h > 0 && static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) <= max_pixels, path,
             ": image size ", w, "x", h, " is absurd (limit ", max_pixels, " pixels); corrupt file?");
+  }
 
   require(!bmp_truncated(bytes), path, ": truncated BMP (the file ends before its last row of pixels)");
 
@@ -392,10 +394,11 @@ inline void drop_empty_png_idat(std::vector<std::uint8_t>& bytes) {
     const std::string reason = stb_reason();
     const std::string_view format = announced_format(bytes);
     if (format.empty()) fail(path, ": not a JPEG, PNG or BMP image (stb_image: ", reason, ")");
+    if (reason == "too large")  // past stb's own limits, not necessarily corrupt
+      fail(path, ": the ", format, " image is too large to decode (stb_image: too large)");
     // stb tries format after format; when the file's own decoder fails before it has
-    // a header, the reason left is another format's ("bad png sig" for a JPEG).
-    const bool other_formats_reason =
-        reason == "unknown image type" || reason.find(" sig") != std::string::npos || reason.starts_with("not ");
+    // a header, the reason left is another format's test ("bad png sig" for a JPEG).
+    const bool other_formats_reason = reason == "unknown image type" || reason == "bad png sig" || reason == "not BMP";
     fail(path, ": cannot decode the ", format, " image (",
          other_formats_reason ? std::string("its header is incomplete") : "stb_image: " + reason,
          "); corrupt or truncated file?");

@@ -20,6 +20,10 @@
 
 namespace riformer::yolo {
 
+// The largest anchor a checkpoint may give: the largest side of any input
+// (letterbox's limit, 2^16 pixels).
+inline constexpr float kMaxAnchorPixels = 65536.0f;
+
 template <int C3, int C4, int C5>
 class Detect {
  public:
@@ -27,7 +31,7 @@ class Detect {
 
   // Keys: m.{l}.weight [na * (nc + 5), C_l, 1, 1], m.{l}.bias; optional anchors [3, 3, 2] in grid units.
   void load(const ParamScope& p, int nc, const YoloHeadSpec& spec) {
-    require(nc >= 1 && nc <= 100000, "Detect: number of classes must be >= 1, got ", nc);
+    require(nc >= 1 && nc <= 100000, "Detect: number of classes must be in 1..100000, got ", nc);
     nc_ = nc;
     const int out = kAnchorsPerLevel * (nc + 5);
     // The output buffers are ours: pad them to whole GEMM panels (255 -> 256 for COCO).
@@ -43,7 +47,9 @@ class Detect {
       for (int l = 0; l < kDetectLevels; ++l)
         for (int i = 0; i < 6; ++i) {
           const float v = a.data[l * 6 + i] * static_cast<float>(kDetectStrides[l]);
-          require(std::isfinite(v) && v > 0, p.prefix(), "anchors: anchor ", i / 2, " of level ", l, " is ", v, " pixels");
+          // Beyond the largest input any anchor is corrupt, and box areas made from it overflow in NMS.
+          require(std::isfinite(v) && v > 0 && v <= kMaxAnchorPixels, p.prefix(), "anchors: anchor ", i / 2,
+                  " of level ", l, " is ", v, " pixels (expected 0 < anchor <= ", kMaxAnchorPixels, ")");
           anchors_[l][i] = v;
         }
     } else {
