@@ -8,6 +8,7 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <string>
 #include <string_view>
 
 #include "cli/args.hpp"
@@ -39,23 +40,27 @@ int main(int argc, char** argv) {
     for (const Command& c : commands) std::fprintf(to, "  %-10s %s\n", c.name, c.summary);
     std::fprintf(to, "\nvariants in this binary: %s\n", List::names().c_str());
   };
+  // Output that never arrived (a full disk, a closed pipe) is a failure, not exit 0.
+  auto after_output = [](const char* who, int code) {
+    std::cout.flush();
+    if (std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good()) return code;
+    std::cerr << who << ": error: cannot write to standard output\n";
+    return 2;
+  };
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     print_overview(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    return argc < 2 ? 2 : after_output("riformer", 0);
   }
   for (const Command& c : commands) {
     if (std::string_view(argv[1]) != c.name) continue;
     for (int i = 2; i < argc; ++i)
       if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
         std::cout << usage(c.name, c.summary, c.options());
-        return 0;
+        return after_output("riformer", 0);
       }
     try {
       const int code = c.run(parse(c.options(), argc, argv, 2));
-      // Output that never arrived (a full disk, a closed pipe) is a failure, not exit 0.
-      std::cout.flush();
-      require(std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good(), "cannot write to standard output");
-      return code;
+      return after_output(("riformer " + std::string(c.name)).c_str(), code);
     } catch (const riformer::Error& e) {
       std::cerr << "riformer " << c.name << ": error: " << e.what() << "\n";
       return 2;

@@ -370,11 +370,14 @@ TEST_CASE("output that cannot be written is a failure, not exit 0") {
   REQUIRE(full >= 0);
   dup2(full, 1);
   const Result r = run({"backbone", "--imgsz", "64", "--runs", "1"});
+  const Result help = run({"detect", "--help"});
   dup2(saved, 1);  // the test's own output again
   close(full);
   close(saved);
   std::clearerr(stdout);
   std::cout.clear();
   CHECK(r.code == 2);
-  CHECK(testing::contains(r.err, "cannot write to standard output"));
+  CHECK(testing::contains(r.err, "riformer backbone: error: cannot write to standard output"));
+  CHECK(help.code == 2);
+  CHECK(testing::contains(help.err, "cannot write to standard output"));
 }

@@ -126,6 +126,8 @@ TEST_CASE("errors name the file") {
   }
   const std::string bin = write("binary.txt", std::string("ab\0cd", 5));
   CHECK(contains(error_message([&] { (void)load_class_names(bin); }), "NUL bytes"));
+  const std::string escape = write("escape.txt", "cat\n\x1b[31mdog\n");
+  CHECK(contains(error_message([&] { (void)load_class_names(escape); }), "byte 4 is the control character 27"));
   // Line numbers point at the problem.
   const std::string gap = write("line.yaml", "nc: 2\nnames:\n  0: a\n  x: b\n");
   CHECK(contains(error_message([&] { (void)load_class_names(gap); }), gap + ":4"));

@@ -123,6 +123,14 @@ inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a
   require(in.is_open(), path, ": cannot open file for reading");
   file_detail::read_exact(in, path, 0, text.data(), size, "class names");
   require(text.find('\0') == std::string::npos, path, ": contains NUL bytes; not a text file of class names");
+  // Names are printed to the terminal: an escape sequence in one would act on it.
+  const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
+  });
+  if (control != text.end())
+    fail(path, ": byte ", control - text.begin(), " is the control character ",
+         static_cast<int>(static_cast<unsigned char>(*control)), "; not a text file of class names");
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 byte order mark
   std::vector<std::string> lines;
   std::size_t start = 0;
