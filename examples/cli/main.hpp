@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     for (const Command& c : commands) std::fprintf(to, "  %-10s %s\n", c.name, c.summary);
     std::fprintf(to, "\nvariants in this binary: %s\n", List::names().c_str());
   };
-  // Output that never arrived (a full disk, a closed pipe) is a failure, not exit 0.
+  // Output that could not be written (a full disk, /dev/full) is a failure, not exit 0. (A closed
+  // pipe ends the process by SIGPIPE before this, as for any Unix filter.)
   auto after_output = [](const char* who, int code) {
     std::cout.flush();
     if (std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good()) return code;

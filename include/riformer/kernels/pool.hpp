@@ -75,7 +75,7 @@ namespace detail {
 // the 2x upsample ran at 0.68-0.86 of a memcpy of its bytes that way).
 template <class Arch>
 RIFORMER_ALWAYS_INLINE inline void copy_to_four(const float* src, std::size_t n, float* dst0, float* dst1, float* dst2,
-                                         float* dst3) {
+                                                float* dst3) {
   std::size_t i = 0;
   if constexpr (kIsSimd<Arch>) {
     using B = xsimd::batch<float, Arch>;
