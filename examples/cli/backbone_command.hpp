@@ -4,10 +4,12 @@
 // the latency, and optionally write them as NCHW float32 .npy files for
 // comparison with PyTorch.
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -42,6 +44,10 @@ inline const std::vector<Option>& backbone_options() {
   return options;
 }
 
+// The files --out gets, one per backbone output in order. The check that --input is not one of them and the writes
+// both take the names from here, so the two cannot drift apart.
+inline constexpr std::array<std::string_view, 4> kBackboneFiles{"p2.npy", "p3.npy", "p4.npy", "p5.npy"};
+
 inline constexpr const char* kBackboneSummary =
     "Runs the RIFormer backbone and prints its four outputs (strides 4, 8, 16, 32) and latency.";
 
@@ -65,7 +71,7 @@ int run_backbone(const Parsed& args) {
     NpyArray a = read_npy(args.text("input"));
     (void)npy_image_size(a, args.text("input"));
     if (args.has("out"))
-      check_input_kept(args.text("input"), args.text("out"), {"p2.npy", "p3.npy", "p4.npy", "p5.npy"});
+      check_input_kept(args.text("input"), args.text("out"), kBackboneFiles);
     input = {a.shape, std::move(a.data)};
     input_name = args.text("input");
   } else {
@@ -122,7 +128,7 @@ int run_backbone(const Parsed& args) {
       create_output_folder(dir);
       for (std::size_t i = 0; i < outs.size(); ++i) {
         const auto nchw = outs[i].to_nchw();
-        const std::string path = (dir / (std::string(names[i]) + ".npy")).string();
+        const std::string path = (dir / kBackboneFiles[i]).string();
         write_npy(path, nchw.data(), Shape(nchw.shape().begin(), nchw.shape().end()));
         std::printf("wrote     %s\n", path.c_str());
       }

@@ -5,9 +5,11 @@
 // ([1, N, nc + 5]) and the NMS rows ([K, 6]: x1, y1, x2, y2, conf, class, in
 // input pixels), for an input tensor that is already letterboxed.
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -38,6 +40,12 @@ inline const std::vector<Option>& dump_options() {
   return options;
 }
 
+// The files dump writes into --out: P2-P5, the Detect maps of levels 0..2, the predictions, the NMS rows. The check
+// that --input is not one of them and the writes both take the names from here, so the two cannot drift apart.
+inline constexpr std::array<std::string_view, 9> kDumpFiles{
+    "p2.npy", "p3.npy", "p4.npy", "p5.npy", "head0.npy", "head1.npy", "head2.npy", "pred.npy", "nms.npy"};
+static_assert(kDumpFiles.size() == 4 + kDetectLevels + 2, "kDumpFiles: one name per file written");
+
 inline constexpr const char* kDumpSummary = "Writes P2-P5, the Detect maps, predictions and NMS rows as .npy, for parity checks.";
 
 template <class List>
@@ -45,9 +53,7 @@ int run_dump(const Parsed& args) {
   require(args.has("input") && args.has("out"), "--input and --out are required");
   NpyArray x = read_npy(args.text("input"));
   const auto [h, w] = npy_image_size(x, args.text("input"));
-  check_input_kept(args.text("input"), args.text("out"),
-                   {"p2.npy", "p3.npy", "p4.npy", "p5.npy", "head0.npy", "head1.npy", "head2.npy", "pred.npy",
-                    "nms.npy"});
+  check_input_kept(args.text("input"), args.text("out"), kDumpFiles);
   DetectorChoice choice = choose_detector(args);
   const std::filesystem::path dir = args.text("out");
   create_output_folder(dir);
@@ -57,30 +63,29 @@ int run_dump(const Parsed& args) {
     DetectorRunner<B> runner(make_detector<B>(choice, 80, args.flag("allow-extra-keys"), &weights), thread_count(args));
     const int nc = runner.num_classes();
     const DetectorOutputs& out = runner.forward(ImageView::chw(x.data.data(), h, w, 3));
-    auto save = [&](const std::string& name, const float* data, const Shape& shape) {
+    auto save = [&](std::string_view name, const float* data, const Shape& shape) {
       const std::string path = (dir / name).string();
       write_npy(path, data, shape);
       std::printf("wrote %-40s %s\n", path.c_str(), to_string(shape).c_str());
     };
-    const char* p_names[] = {"p2.npy", "p3.npy", "p4.npy", "p5.npy"};
     for (int i = 0; i < 4; ++i) {
       const auto nchw = out.backbone[i].to_nchw();
-      save(p_names[i], nchw.data(), Shape(nchw.shape().begin(), nchw.shape().end()));
+      save(kDumpFiles[i], nchw.data(), Shape(nchw.shape().begin(), nchw.shape().end()));
     }
     std::vector<float> head;
     for (int l = 0; l < kDetectLevels; ++l) {
       const DetectLevel& level = out.levels[l];
       head.resize(static_cast<std::size_t>(3) * level.ny * level.nx * (nc + 5));
       raw_head(level, nc, head.data());
-      save("head" + std::to_string(l) + ".npy", head.data(), {1, 3, level.ny, level.nx, nc + 5});
+      save(kDumpFiles[4 + l], head.data(), {1, 3, level.ny, level.nx, nc + 5});
     }
     const std::vector<float>& pred = runner.decode_last();
     const auto rows = static_cast<std::int64_t>(pred.size() / static_cast<std::size_t>(nc + 5));
-    save("pred.npy", pred.data(), {1, rows, nc + 5});
+    save(kDumpFiles[4 + kDetectLevels], pred.data(), {1, rows, nc + 5});
     const std::vector<Detection>& dets = runner.nms_last(nms_options(args, nc));
     std::vector<float> table;
     for (const Detection& d : dets) table.insert(table.end(), {d.x1, d.y1, d.x2, d.y2, d.conf, static_cast<float>(d.cls)});
-    save("nms.npy", table.data(), {static_cast<std::int64_t>(dets.size()), 6});
+    save(kDumpFiles.back(), table.data(), {static_cast<std::int64_t>(dets.size()), 6});
     std::printf("arch %s, weights %s, input %dx%d, %zu detections\n", choice.arch.c_str(), weights.c_str(), h, w, dets.size());
     return 0;
   });

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -61,8 +61,10 @@ inline constexpr long kMaxInputSide = 8192;
 
 // Refuses, before anything is written, an --out folder where one of `outputs`
 // (file names) is the --input file itself: dump --input out/p2.npy --out out.
+// Each command passes the same list of names it writes from (kDumpFiles,
+// kBackboneFiles), so the names checked are the names written.
 inline void check_input_kept(const std::string& input, const std::filesystem::path& out_dir,
-                             std::initializer_list<std::string_view> outputs) {
+                             std::span<const std::string_view> outputs) {
   std::error_code ec;
   for (std::string_view name : outputs)
     if (std::filesystem::equivalent(input, out_dir / name, ec))

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli/main.hpp"
@@ -166,6 +167,30 @@ TEST_CASE("dump's files match PyTorch's outputs for the same weights and input")
 TEST_CASE("the backbone of a detector checkpoint runs on its own") {
   const Result r = run({"backbone", "--weights", write_detector_checkpoint(3), "--imgsz", "64", "--runs", "1"});
   CHECK(r.code == 0);
+}
+
+TEST_CASE("dump and backbone refuse an --input under the name of every file they write") {
+  // What a run wrote into --out, each given back as --input with the same --out, must be refused: the names
+  // check_input_kept guards are the names written.
+  const fs::path input = testing::temp_dir() / "cli_test_guard_input.npy";
+  const HostTensor x = synthetic::tensor("input", {1, 3, 64, 64});
+  write_npy(input.string(), x.data.data(), x.shape);
+  const fs::path dump_out = scratch("guard_dump"), backbone_out = scratch("guard_backbone");
+  REQUIRE(run({"dump", "--input", input.string(), "--out", dump_out.string()}).code == 0);
+  REQUIRE(run({"backbone", "--input", input.string(), "--runs", "1", "--out", backbone_out.string()}).code == 0);
+  const std::pair<std::string, fs::path> commands[] = {{"dump", dump_out}, {"backbone", backbone_out}};
+  for (const auto& [command, out] : commands) {
+    std::vector<fs::path> written;
+    for (const fs::directory_entry& e : fs::directory_iterator(out)) written.push_back(e.path());
+    CHECK(written.size() == (command == "dump" ? 9u : 4u));
+    for (const fs::path& file : written) {
+      fs::copy_file(input, file, fs::copy_options::overwrite_existing);
+      const Result r = run({command, "--input", file.string(), "--out", out.string()});
+      INFO(command << " --input " << file.string() << " -> " << r.err);
+      CHECK(r.code == 2);
+      CHECK(testing::contains(r.err, "would overwrite --input"));
+    }
+  }
 }
 
 TEST_CASE("bench and backbone time each layer with --layers") {

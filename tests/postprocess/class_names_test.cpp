@@ -81,6 +81,28 @@ TEST_CASE("YOLOv5 dataset yaml: flow list, dash list, index map") {
   CHECK(load_class_names(write("data.txt", "names: [x, y]\n")) == Names{"x", "y"});
 }
 
+TEST_CASE("YOLOv5 dataset yaml: quoted names may hold ']', ',', '#' and escaped quotes") {
+  // The list ends at the first ']' outside quotes; a quoted ',' or '#' is part of the name.
+  CHECK(load_class_names(write("qbracket.yaml", "names: [\"c,0]\", b]\n")) == Names{"c,0]", "b"});
+  CHECK(load_class_names(write("qbracket1.yaml", "names: ['a]b', c]  # two\n")) == Names{"a]b", "c"});
+  CHECK(load_class_names(write("qhash.yaml", "names: ['x # not a comment', \"y]#z\" ] # comment\n")) ==
+        Names{"x # not a comment", "y]#z"});
+  // Over several lines, with comments between; a quoted ']' on an earlier line does not end the list.
+  CHECK(load_class_names(write("qmulti.yaml",
+                               "nc: 4\n"
+                               "names: ['a]',  # first\n"
+                               "        \"b, ]\",\n"
+                               "        '[c]', d]\n"
+                               "val: x\n")) == Names{"a]", "b, ]", "[c]", "d"});
+  // A quoted name that goes on to the next line is folded with one space, as YAML does.
+  CHECK(load_class_names(write("qfold.yaml", "names: ['hot   \r\n     dog]', x]\r\n")) == Names{"hot dog]", "x"});
+  // Quotes inside quotes: doubled in single quotes, backslash-escaped in double quotes.
+  CHECK(load_class_names(write("qescape.yaml", "names: ['it''s]', \"say \\\"hi]\\\"\", 'a\\b', \"c\\\\d\\/e\"]\n")) ==
+        Names{"it's]", "say \"hi]\"", "a\\b", "c\\d/e"});
+  CHECK(load_class_names(write("qdash.yaml", "names:\n  - 'it''s'\n  - \"a \\\"b\\\" # c\"  # comment\n")) ==
+        Names{"it's", "a \"b\" # c"});
+}
+
 TEST_CASE("errors name the file") {
   const std::string missing = (riformer::testing::temp_dir() / "no_such_names.txt").string();
   CHECK(contains(error_message([&] { (void)load_class_names(missing); }), missing));
@@ -114,6 +136,13 @@ TEST_CASE("errors name the file") {
       {"noitem.yaml", "names:\n  just text\n", "expected '- name' or 'index: name'"},
       {"emptyname.yaml", "names:\n  - ''\n", "empty class name"},
       {"quote.yaml", "names: ['a, b]\n", "unterminated quote"},
+      {"quote2.yaml", "names: ['a]', 'b]\nnc: 2\n", "unterminated quote"},
+      {"qafter.yaml", "names: [\"a]\", b]]\n", "unexpected text after ']'"},
+      {"hashafter.yaml", "names: [a, b]# x\n", "unexpected text after ']'"},
+      {"qtrail.yaml", "names: [\"a]\" extra, b]\n", "text after its closing quote"},
+      {"qbadescape.yaml", "names: [\"tab\\there\"]\n", "the escape '\\t'"},
+      {"qopen.yaml", "names: [\"a\\\"]\n", "unterminated quote"},
+      {"qblank.yaml", "names: ['a\n\n  b']\n", "goes on over a blank line"},
       {"inner.yaml", "names:\n  - it's\n", "quotes are not supported"},
       {"twice.yaml", "names: [a]\nnames: [b]\n", "second 'names:'"},
   };
@@ -131,4 +160,6 @@ TEST_CASE("errors name the file") {
   // Line numbers point at the problem.
   const std::string gap = write("line.yaml", "nc: 2\nnames:\n  0: a\n  x: b\n");
   CHECK(contains(error_message([&] { (void)load_class_names(gap); }), gap + ":4"));
+  const std::string open = write("openline.yaml", "names: [a,\n  'b], c\nnc: 2\n");
+  CHECK(contains(error_message([&] { (void)load_class_names(open); }), open + ":2: unterminated quote"));
 }

@@ -19,7 +19,10 @@ namespace riformer::file_detail {
   require(!path.empty(), "a file name is empty");
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) fail(path, ": cannot open file (does it exist?)");
+  // Not found (ENOENT, ENOTDIR) is the usual mistake, a wrong name; any other error (a symlink loop, a folder
+  // without permission) has its own reason, and "does it exist?" would send the user looking for the wrong thing.
+  if (ec && status.type() != std::filesystem::file_type::not_found) fail(path, ": cannot open file: ", ec.message());
+  if (!std::filesystem::exists(status)) fail(path, ": cannot open file (does it exist?)");
   require(std::filesystem::is_regular_file(status), path, ": not a regular file");
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) fail(path, ": cannot determine the file size: ", ec.message());

@@ -60,58 +60,97 @@ inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a
   return i;
 }
 
+// Whether each character is inside a quoted scalar, quoted as YAML does: '...', where a quote inside is doubled
+// (''), and "...", where a backslash escapes the next character. A doubled '' needs nothing special here: it closes
+// the quote and opens it again at once. Without this a quoted ']', ',' or '#' would end a list, an item or a line.
+struct QuoteTracker {
+  char quote = 0;  // the open quote, or 0 outside quotes
+  bool escaped = false;
+
+  // Feeds the next character; true if it is a quote mark or quoted text, false if it is outside quotes.
+  bool feed(char c) {
+    if (!quote) {
+      if (c != '\'' && c != '"') return false;
+      quote = c;
+    } else if (escaped) {
+      escaped = false;
+    } else if (quote == '"' && c == '\\') {
+      escaped = true;
+    } else if (c == quote) {
+      quote = 0;
+    }
+    return true;
+  }
+};
+
+[[nodiscard]] inline bool is_comment_start(std::string_view line, std::size_t i) {
+  return line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t');
+}
+
 // The line without a trailing `# comment` (a '#' outside quotes that starts the
 // line or follows whitespace, as in YAML).
 [[nodiscard]] inline std::string_view strip_comment(std::string_view line) {
-  char quote = 0;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote) {
-      if (c == quote) quote = 0;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-    } else if (c == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
-      return line.substr(0, i);
-    }
-  }
+  QuoteTracker quotes;
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if (!quotes.feed(line[i]) && is_comment_start(line, i)) return line.substr(0, i);
   return line;
 }
 
-// A scalar: trimmed, one pair of matching quotes removed; empty or an unbalanced quote is an error.
+// A scalar: trimmed, and unquoted as YAML reads it ('' in single quotes is one quote; \" \\ and \/ in double quotes
+// are those characters). Other backslash escapes are refused rather than decoded: they stand for control characters
+// or code points, and a name is printed as it is. Empty, an unbalanced quote or text after the closing quote is an
+// error.
 [[nodiscard]] inline std::string scalar(std::string_view raw, const std::string& where) {
-  std::string_view s = trim(raw);
-  if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"') && s.back() == s.front()) {
-    s = s.substr(1, s.size() - 2);
+  const std::string_view s = trim(raw);
+  std::string name;
+  if (!s.empty() && (s.front() == '\'' || s.front() == '"')) {
+    const char quote = s.front();
+    std::size_t i = 1;
+    for (; i < s.size(); ++i) {
+      const char c = s[i];
+      if (quote == '\'' && c == '\'' && i + 1 < s.size() && s[i + 1] == '\'') {
+        name += c;
+        ++i;
+      } else if (quote == '"' && c == '\\' && i + 1 < s.size()) {
+        const char escaped = s[++i];
+        require(escaped == '"' || escaped == '\\' || escaped == '/', where, ": the escape '\\", escaped,
+                "' in the name ", std::string(s), " is not supported (only \\\" \\\\ and \\/ are); write the",
+                " character itself, or single-quote the name to keep the backslash");
+        name += escaped;
+      } else if (c == quote) {
+        break;
+      } else {
+        name += c;
+      }
+    }
+    require(i < s.size(), where, ": unterminated quote in the name ", std::string(s));
+    require(i + 1 == s.size(), where, ": cannot read the name ", std::string(s),
+            " (text after its closing quote; quote the whole name)");
   } else {
-    require(s.find_first_of("'\"") == std::string_view::npos, where, ": cannot read the name ", std::string(trim(raw)),
+    require(s.find_first_of("'\"") == std::string_view::npos, where, ": cannot read the name ", std::string(s),
             " (unbalanced or inner quotes are not supported)");
-    s = trim(s);
+    name = s;
   }
-  require(!s.empty(), where, ": empty class name");
-  return std::string(s);
+  require(!name.empty(), where, ": empty class name");
+  return name;
 }
 
 // Splits a flow list's inside ("a, 'b c', d") at commas outside quotes.
 [[nodiscard]] inline std::vector<std::string> split_flow(std::string_view inside, const std::string& where) {
   std::vector<std::string> out;
   if (trim(inside).empty()) return out;
-  char quote = 0;
+  QuoteTracker quotes;
   std::size_t start = 0;
   for (std::size_t i = 0; i <= inside.size(); ++i) {
-    const char c = i < inside.size() ? inside[i] : ',';
-    if (quote) {
-      if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') quote = c;
-    if (c == ',') {
+    if (i < inside.size() && quotes.feed(inside[i])) continue;
+    if (i == inside.size() || inside[i] == ',') {
       const std::string_view item = inside.substr(start, i - start);
       // A trailing comma before ']' is allowed, as in YAML.
       if (!(i == inside.size() && trim(item).empty() && !out.empty())) out.push_back(scalar(item, where));
       start = i + 1;
     }
   }
-  require(quote == 0, where, ": unterminated quote in the names list");
+  require(quotes.quote == 0, where, ": unterminated quote in the names list");
   return out;
 }
 
@@ -147,7 +186,7 @@ inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a
 }
 
 // The `names:` entry of a YOLOv5 dataset yaml, starting at line `at` (0-based):
-//   names: [a, 'b c', ...]          (may continue over lines until ']')
+//   names: [a, 'b c', ...]          (may continue over lines until the first ']' outside quotes)
 //   names:\n  - a\n  - b c
 //   names:\n  0: a\n  1: b c        (keys must be exactly 0..n-1, any order)
 [[nodiscard]] inline std::vector<std::string> parse_yaml_names(const std::string& path,
@@ -157,19 +196,43 @@ inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a
   std::vector<std::string> names;
   if (!rest.empty()) {
     require(rest.front() == '[', where(at), ": expected a list after 'names:' ([a, b], '- a' lines or '0: a' lines)");
-    std::string flow(rest.substr(1));
-    std::size_t i = at;
-    while (flow.find(']') == std::string::npos) {
-      ++i;
-      require(i < lines.size(), where(at), ": the names list '[' is never closed with ']'");
-      flow += ' ';
-      flow += trim(strip_comment(lines[i]));
+    // The list's inside, up to the first ']' outside quotes, over as many lines as it takes. Each line is trimmed and
+    // they are joined by a space, which is also how YAML folds a quoted name that goes on to the next line.
+    std::string flow;
+    QuoteTracker quotes;
+    std::size_t quote_line = at;                 // where the open quote, if any, was opened
+    std::size_t blank_line = std::string::npos;  // a blank line inside that quote
+    for (std::size_t i = at; i < lines.size(); ++i) {
+      const std::string_view line =
+          i == at ? trim(std::string_view(lines[at]).substr(lines[at].find('[', 6) + 1)) : trim(lines[i]);
+      if (quotes.quote && line.empty()) {
+        blank_line = std::min(blank_line, i);  // an error if the name goes on after it (not at the end of the file)
+        continue;
+      }
+      require(blank_line == std::string::npos, where(blank_line), ": a quoted name in the names list goes on over a",
+              " blank line (YAML reads that as a line break); remove the blank line or put the name on one line");
+      if (i > at) flow += ' ';
+      for (std::size_t j = 0; j < line.size(); ++j) {
+        const bool was_quoted = quotes.quote != 0;
+        if (quotes.feed(line[j])) {
+          if (!was_quoted) quote_line = i;
+        } else if (is_comment_start(line, j)) {
+          break;
+        } else if (line[j] == ']') {
+          // Only whitespace or a comment may follow the list on its last line.
+          const std::size_t next = line.find_first_not_of(" \t", j + 1);
+          require(next == std::string_view::npos || is_comment_start(line, next), where(i),
+                  ": unexpected text after ']'");
+          names = split_flow(flow, where(at));
+          require(!names.empty(), where(at), ": the names list is empty");
+          return names;
+        }
+        flow += line[j];
+      }
     }
-    const std::size_t close = flow.find(']');
-    require(trim(std::string_view(flow).substr(close + 1)).empty(), where(i), ": unexpected text after ']'");
-    names = split_flow(std::string_view(flow).substr(0, close), where(at));
-    require(!names.empty(), where(at), ": the names list is empty");
-    return names;
+    require(quotes.quote == 0, where(quote_line), ": unterminated quote in the names list (a ", quotes.quote,
+            " opened on this line is never closed)");
+    fail(where(at), ": the names list '[' is never closed with ']'");
   }
 
   // Block form: the indented lines that follow.
