@@ -24,6 +24,7 @@ benchmarks/onnxruntime/node_modules on first use and builds //examples:riformer.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -101,17 +102,39 @@ def time_onnxruntime(onnx: str, size: int, threads: int, runs: int) -> tuple[flo
     return statistics.median(result["wall_ms"]), statistics.median(result["profiled_ms"])
 
 
-def time_pytorch(net: torch.nn.Module, size: int, threads: int, runs: int) -> float:
+def blas_thread_setter():
+    """openblas_set_num_threads of the BLAS PyTorch calls, or None.
+
+    Debian's PyTorch runs its convolutions through the system BLAS
+    (libblas.so.3). Where that is OpenBLAS (libopenblas-dev, a peer of
+    gemm_compare.py, switches the alternative to it), OpenBLAS keeps its own
+    pool of threads, which torch.set_num_threads does not reach: "1 thread"
+    PyTorch then used both cores (CPU time twice its wall time, measured).
+    dlopen of a library already loaded returns the one PyTorch uses.
+    """
+    try:
+        return ctypes.CDLL("libblas.so.3").openblas_set_num_threads
+    except (OSError, AttributeError):
+        return None
+
+
+def time_pytorch(net: torch.nn.Module, size: int, threads: int, runs: int) -> tuple[float, float]:
+    """Median wall time (ms) of a forward pass, and the CPU time it used per wall time (cores busy)."""
     torch.set_num_threads(threads)
+    set_blas_threads = blas_thread_setter()
+    if set_blas_threads:
+        set_blas_threads(threads)
     x = riformer_ref.synthetic_input(size, size)
     with torch.inference_mode():
         net(x)
         times = []
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
         for _ in range(runs):
             t = time.perf_counter()
             net(x)
             times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+        cores = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+    return statistics.median(times), cores
 
 
 def main() -> int:
@@ -147,6 +170,7 @@ def main() -> int:
         onnx = exported_onnx(net, args.model, args.arch, size) if "onnxruntime" in args.peers else None
         for threads in args.threads:
             ours, ort_wall, ort_prof, pt = [], [], [], []
+            pt_cores = 0.0
             for _ in range(args.rounds):
                 ours.append(time_library(binary, args.model, args.arch, size, threads, args.runs))
                 if onnx:
@@ -154,9 +178,12 @@ def main() -> int:
                     ort_wall.append(wall)
                     ort_prof.append(prof)
                 if "pytorch" in args.peers:
-                    # PyTorch on one thread takes seconds per pass at 640: fewer runs there.
+                    # PyTorch on one thread is the slowest at 640 (0.45 s a pass on the Zen 4 of 2026-11-30,
+                    # seconds where its BLAS is the reference one): fewer runs there.
                     slow = threads == 1 and size >= 512
-                    pt.append(time_pytorch(net, size, threads, max(1, args.runs // 4 if slow else args.runs)))
+                    ms, cores = time_pytorch(net, size, threads, max(1, args.runs // 4 if slow else args.runs))
+                    pt.append(ms)
+                    pt_cores = max(pt_cores, cores)
             a = statistics.median(ours)
             line = f"| {size}x{size} | {threads} | {a:.1f} |"
             if onnx:
@@ -166,6 +193,9 @@ def main() -> int:
                 b = statistics.median(pt)
                 line += f" {b:.1f} | {b / a:.2f}x |"
             print(line, flush=True)
+            if pt and pt_cores > threads + 0.25:
+                print(f"# PyTorch kept {pt_cores:.1f} cores busy at {threads} thread(s): its ratio is not like for like",
+                      flush=True)
     return 0
 
 
