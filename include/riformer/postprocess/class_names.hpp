@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,29 +55,45 @@ inline constexpr std::uint64_t max_file_bytes = 16u << 20;  // a names file is a
   return s;
 }
 
+// A file and line for messages, formatted only when a message is built: a check per item stays cheap.
+struct Where {
+  const std::string& path;
+  std::size_t line;  // 1-based
+};
+inline std::ostream& operator<<(std::ostream& out, const Where& where) {
+  return out << where.path << ":" << where.line;
+}
+
 [[nodiscard]] inline std::size_t indentation(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
   return i;
 }
 
-// Whether each character is inside a quoted scalar, quoted as YAML does: '...', where a quote inside is doubled
-// (''), and "...", where a backslash escapes the next character. A doubled '' needs nothing special here: it closes
-// the quote and opens it again at once. Without this a quoted ']', ',' or '#' would end a list, an item or a line.
+// Whether each character of a scalar is inside quotes, quoted as YAML does: '...', where a quote inside is doubled
+// (''), and "...", where a backslash escapes the next character. A quote opens one only as the scalar's first
+// non-blank character (elsewhere, as in it's, it is an ordinary character); a doubled '' closes the quote and opens
+// it again at once. Without this a quoted ']', ',' or '#' would end a list, an item or a line.
 struct QuoteTracker {
-  char quote = 0;  // the open quote, or 0 outside quotes
+  char quote = 0;         // the open quote, or 0 outside quotes
   bool escaped = false;
+  bool at_start = true;   // only blanks so far: a quote here opens the scalar
+  bool reopen = false;    // a ' just closed: another ' right after it is a doubled '' and reopens it
 
   // Feeds the next character; true if it is a quote mark or quoted text, false if it is outside quotes.
   bool feed(char c) {
     if (!quote) {
-      if (c != '\'' && c != '"') return false;
+      const bool opens = (at_start && (c == '\'' || c == '"')) || (reopen && c == '\'');
+      at_start = at_start && (c == ' ' || c == '\t');
+      reopen = false;
+      if (!opens) return false;
       quote = c;
     } else if (escaped) {
       escaped = false;
     } else if (quote == '"' && c == '\\') {
       escaped = true;
     } else if (c == quote) {
+      reopen = quote == '\'';
       quote = 0;
     }
     return true;
@@ -87,20 +104,22 @@ struct QuoteTracker {
   return line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t');
 }
 
-// The line without a trailing `# comment` (a '#' outside quotes that starts the
-// line or follows whitespace, as in YAML).
-[[nodiscard]] inline std::string_view strip_comment(std::string_view line) {
+// A scalar (what follows 'names:', '- ' or 'N: ') without a trailing `# comment`: a '#' outside quotes that starts
+// it or follows whitespace, as in YAML.
+[[nodiscard]] inline std::string_view strip_comment(std::string_view text) {
   QuoteTracker quotes;
-  for (std::size_t i = 0; i < line.size(); ++i)
-    if (!quotes.feed(line[i]) && is_comment_start(line, i)) return line.substr(0, i);
-  return line;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!quotes.quote && is_comment_start(text, i)) return text.substr(0, i);
+    quotes.feed(text[i]);
+  }
+  return text;
 }
 
 // A scalar: trimmed, and unquoted as YAML reads it ('' in single quotes is one quote; \" \\ and \/ in double quotes
 // are those characters). Other backslash escapes are refused rather than decoded: they stand for control characters
 // or code points, and a name is printed as it is. Empty, an unbalanced quote or text after the closing quote is an
-// error.
-[[nodiscard]] inline std::string scalar(std::string_view raw, const std::string& where) {
+// error, and so is an unquoted name YAML would not read as its text (`flow`: an item of a [...] list).
+[[nodiscard]] inline std::string scalar(std::string_view raw, const Where& where, bool flow) {
   const std::string_view s = trim(raw);
   std::string name;
   if (!s.empty() && (s.front() == '\'' || s.front() == '"')) {
@@ -114,7 +133,7 @@ struct QuoteTracker {
       } else if (quote == '"' && c == '\\' && i + 1 < s.size()) {
         const char escaped = s[++i];
         require(escaped == '"' || escaped == '\\' || escaped == '/', where, ": the escape '\\", escaped,
-                "' in the name ", std::string(s), " is not supported (only \\\" \\\\ and \\/ are); write the",
+                "' in the name ", s, " is not supported (only \\\" \\\\ and \\/ are); write the",
                 " character itself, or single-quote the name to keep the backslash");
         name += escaped;
       } else if (c == quote) {
@@ -123,35 +142,28 @@ struct QuoteTracker {
         name += c;
       }
     }
-    require(i < s.size(), where, ": unterminated quote in the name ", std::string(s));
-    require(i + 1 == s.size(), where, ": cannot read the name ", std::string(s),
+    require(i < s.size(), where, ": unterminated quote in the name ", s);
+    require(i + 1 == s.size(), where, ": cannot read the name ", s,
             " (text after its closing quote; quote the whole name)");
-  } else {
-    require(s.find_first_of("'\"") == std::string_view::npos, where, ": cannot read the name ", std::string(s),
-            " (unbalanced or inner quotes are not supported)");
+  } else if (!s.empty()) {
+    // YAML reads an unquoted name as its text only if it starts with no indicator (of a comment, anchor, alias,
+    // tag, block scalar, directive, nested list or map, or a reserved character), holds no ': ' (a mapping) and,
+    // in a [...] list, none of ? [ ] { } (they end the name there, or nest).
+    const auto blank_at = [&](std::size_t i) { return i == s.size() || s[i] == ' ' || s[i] == '\t'; };
+    const char c = s.front();
+    const bool bad_start = std::string_view("&*!|>%@`{}[],#").find(c) != std::string_view::npos ||
+                           ((c == '-' || c == '?' || c == ':') && blank_at(1)) || (flow && c == ':');
+    std::size_t bad = bad_start ? 0 : s.size();
+    for (std::size_t i = 0; bad == s.size() && i < s.size(); ++i)
+      if ((s[i] == ':' && blank_at(i + 1)) || (flow && std::string_view("?[]{}").find(s[i]) != std::string_view::npos))
+        bad = i;
+    if (bad < s.size())
+      fail(where, ": the name ", s, " must be quoted: YAML reads the '", s[bad],
+           bad == 0 ? "' at its start" : "' in it", " as syntax, not as text");
     name = s;
   }
   require(!name.empty(), where, ": empty class name");
   return name;
-}
-
-// Splits a flow list's inside ("a, 'b c', d") at commas outside quotes.
-[[nodiscard]] inline std::vector<std::string> split_flow(std::string_view inside, const std::string& where) {
-  std::vector<std::string> out;
-  if (trim(inside).empty()) return out;
-  QuoteTracker quotes;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= inside.size(); ++i) {
-    if (i < inside.size() && quotes.feed(inside[i])) continue;
-    if (i == inside.size() || inside[i] == ',') {
-      const std::string_view item = inside.substr(start, i - start);
-      // A trailing comma before ']' is allowed, as in YAML.
-      if (!(i == inside.size() && trim(item).empty() && !out.empty())) out.push_back(scalar(item, where));
-      start = i + 1;
-    }
-  }
-  require(quotes.quote == 0, where, ": unterminated quote in the names list");
-  return out;
 }
 
 [[nodiscard]] inline std::vector<std::string> read_lines(const std::string& path) {
@@ -162,14 +174,23 @@ struct QuoteTracker {
   require(in.is_open(), path, ": cannot open file for reading");
   file_detail::read_exact(in, path, 0, text.data(), size, "class names");
   require(text.find('\0') == std::string::npos, path, ": contains NUL bytes; not a text file of class names");
-  // Names are printed to the terminal: an escape sequence in one would act on it.
-  const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F;
-  });
-  if (control != text.end())
-    fail(path, ": byte ", control - text.begin(), " is the control character ",
-         static_cast<int>(static_cast<unsigned char>(*control)), "; not a text file of class names");
+  // YAML also ends a line at a lone \r, U+0085, U+2028 and U+2029; the lines here, split at \n, would not, and a
+  // names yaml read across them would differ from YAML's. Names are printed to the terminal: a control character in
+  // one would act on it (ESC, or the C1 control U+009B, starts an escape sequence).
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
+    const unsigned c = at(0);
+    if (c == '\n') ++line;
+    require(!((c == '\r' && at(1) != '\n') || (c == 0xC2 && at(1) == 0x85) ||
+              (c == 0xE2 && at(1) == 0x80 && (at(2) == 0xA8 || at(2) == 0xA9))),
+            path, ":", line, ": byte ", i, " is a line break YAML reads (a lone \\r, U+0085, U+2028 or U+2029);",
+            " save the file with \\n or \\r\\n line ends");
+    const bool c1 = c == 0xC2 && at(1) >= 0x80 && at(1) <= 0x9F;  // U+0080..U+009F in UTF-8
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F || c1)
+      fail(path, ":", line, ": byte ", i, " is the control character ", c1 ? at(1) : c,
+           "; not a text file of class names");
+  }
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 byte order mark
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -191,15 +212,19 @@ struct QuoteTracker {
 //   names:\n  0: a\n  1: b c        (keys must be exactly 0..n-1, any order)
 [[nodiscard]] inline std::vector<std::string> parse_yaml_names(const std::string& path,
                                                                const std::vector<std::string>& lines, std::size_t at) {
-  const auto where = [&](std::size_t i) { return detail::concat(path, ":", i + 1); };
+  const auto where = [&](std::size_t i) { return Where{path, i + 1}; };
   const std::string_view rest = trim(strip_comment(std::string_view(lines[at]).substr(6)));
   std::vector<std::string> names;
   if (!rest.empty()) {
     require(rest.front() == '[', where(at), ": expected a list after 'names:' ([a, b], '- a' lines or '0: a' lines)");
-    // The list's inside, up to the first ']' outside quotes, over as many lines as it takes. Each line is trimmed and
-    // they are joined by a space, which is also how YAML folds a quoted name that goes on to the next line.
-    std::string flow;
-    QuoteTracker quotes;
+    // The list's items, split at ',' outside quotes, up to the first ']' outside quotes, over as many lines as it
+    // takes. Each line is trimmed and they are joined by a space, which is also how YAML folds a name that goes on to
+    // the next line.
+    std::string item;                            // the item read so far
+    bool has_text = false;                       // more than blanks in it
+    bool ended = false;                          // a comment or blank line came after its text: YAML ends it there
+    std::size_t item_line = at;                  // where its text starts
+    QuoteTracker quotes;                         // a new one for each item, which a quote may open
     std::size_t quote_line = at;                 // where the open quote, if any, was opened
     std::size_t blank_line = std::string::npos;  // a blank line inside that quote
     for (std::size_t i = at; i < lines.size(); ++i) {
@@ -211,23 +236,41 @@ struct QuoteTracker {
       }
       require(blank_line == std::string::npos, where(blank_line), ": a quoted name in the names list goes on over a",
               " blank line (YAML reads that as a line break); remove the blank line or put the name on one line");
-      if (i > at) flow += ' ';
+      ended = ended || (has_text && line.empty());
+      if (i > at) item += ' ';
       for (std::size_t j = 0; j < line.size(); ++j) {
-        const bool was_quoted = quotes.quote != 0;
-        if (quotes.feed(line[j])) {
-          if (!was_quoted) quote_line = i;
-        } else if (is_comment_start(line, j)) {
+        const char c = line[j];
+        if (!quotes.quote && is_comment_start(line, j)) {
+          ended = has_text;
           break;
-        } else if (line[j] == ']') {
-          // Only whitespace or a comment may follow the list on its last line.
-          const std::size_t next = line.find_first_not_of(" \t", j + 1);
-          require(next == std::string_view::npos || is_comment_start(line, next), where(i),
-                  ": unexpected text after ']'");
-          names = split_flow(flow, where(at));
-          require(!names.empty(), where(at), ": the names list is empty");
-          return names;
         }
-        flow += line[j];
+        const bool was_quoted = quotes.quote != 0;
+        if (quotes.feed(c)) {
+          if (!was_quoted) quote_line = i;
+        } else if (c == ',' || c == ']') {
+          // A trailing comma before ']' is allowed, as in YAML.
+          if (c == ',' || has_text) names.push_back(scalar(item, where(item_line), true));
+          if (c == ']') {
+            // Only whitespace or a comment may follow the list on its last line.
+            const std::size_t next = line.find_first_not_of(" \t", j + 1);
+            require(next == std::string_view::npos || is_comment_start(line, next), where(i),
+                    ": unexpected text after ']'");
+            require(!names.empty(), where(at), ": the names list is empty");
+            return names;
+          }
+          item.clear();
+          has_text = ended = false;
+          quotes = QuoteTracker();
+          continue;
+        } else if (ended && c != ' ' && c != '\t') {
+          fail(where(i), ": the name ", std::string(trim(item)), " goes on after a comment or blank line, which YAML",
+               " does not read as one name; put the name on one line, or end it with ','");
+        }
+        if (!has_text && c != ' ' && c != '\t') {
+          has_text = true;
+          item_line = i;
+        }
+        item += c;
       }
     }
     require(quotes.quote == 0, where(quote_line), ": unterminated quote in the names list (a ", quotes.quote,
@@ -235,22 +278,30 @@ struct QuoteTracker {
     fail(where(at), ": the names list '[' is never closed with ']'");
   }
 
-  // Block form: the indented lines that follow.
+  // Block form: the lines that follow, up to the next top-level key, every item indented alike. YAML reads a line
+  // indented more as going on with the name above, and one indented less (but not to the left edge) as an error.
   std::map<long, std::string> by_index;
   bool dashes = false, keys = false;
+  std::size_t indent = std::string::npos;  // the items', from the first
   for (std::size_t i = at + 1; i < lines.size(); ++i) {
-    const std::string_view line = strip_comment(lines[i]);
-    if (trim(line).empty()) continue;
-    if (indentation(line) == 0 && trim(line).front() != '-') break;  // next top-level key
-    const std::string_view item = trim(line);
+    const std::string_view item = trim(lines[i]);
+    if (item.empty() || item.front() == '#') continue;  // blank or comment line
+    const std::size_t columns = indentation(lines[i]);
+    if (columns == 0 && item.front() != '-') break;  // next top-level key
+    if (indent == std::string::npos) indent = columns;
+    require(columns <= indent, where(i), ": indented more than the names above, so YAML reads this line as going on",
+            " with the name above it; put each name on one line, every line indented alike");
+    require(columns == indent, where(i), ": indented less than the names above (by ", columns, ", not ", indent,
+            "), which YAML refuses; indent every name alike");
     if (item.front() == '-') {
-      require(item.size() == 1 || item[1] == ' ' || item[1] == '\t', where(i), ": expected '- name' (a space after '-')");
+      require(item.size() == 1 || item[1] == ' ' || item[1] == '\t', where(i),
+              ": expected '- name' (a space after '-')");
       require(!keys, where(i), ": mixes '- name' and 'index: name' entries");
       dashes = true;
-      names.push_back(scalar(item.substr(1), where(i)));
+      names.push_back(scalar(strip_comment(item.substr(1)), where(i), false));
       continue;
     }
-    const std::size_t colon = item.find(':');
+    const std::size_t colon = strip_comment(item).find(':');
     require(colon != std::string_view::npos, where(i), ": expected '- name' or 'index: name' under 'names:'");
     require(!dashes, where(i), ": mixes '- name' and 'index: name' entries");
     keys = true;
@@ -258,8 +309,8 @@ struct QuoteTracker {
     require(!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos, where(i),
             ": class index '", key, "' is not a non-negative integer");
     const long index = std::stol(key);
-    require(by_index.emplace(index, scalar(item.substr(colon + 1), where(i))).second, where(i), ": class index ",
-            index, " appears twice");
+    require(by_index.emplace(index, scalar(strip_comment(item.substr(colon + 1)), where(i), false)).second, where(i),
+            ": class index ", index, " appears twice");
   }
   if (keys) {
     long expected = 0;
