@@ -194,8 +194,8 @@ def main() -> int:
                 line += f" {b:.1f} | {b / a:.2f}x |"
             print(line, flush=True)
             if pt and pt_cores > threads + 0.25:
-                print(f"# PyTorch kept {pt_cores:.1f} cores busy at {threads} thread(s): its ratio is not like for like",
-                      flush=True)
+                print(f"# PyTorch kept {pt_cores:.1f} cores busy at {threads} thread(s): "
+                      "its ratio is not like for like", flush=True)
     return 0
 
 
