@@ -4,40 +4,27 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <system_error>
 
 #include "riformer/io/file.hpp"
+#include "test_util.hpp"
 
 using namespace riformer;
 using file_detail::regular_file_size;
+using riformer::testing::contains;
+using riformer::testing::error_message;
 namespace fs = std::filesystem;
 
 namespace {
 
+// The test's own folder under the per-test temp dir.
 fs::path temp_folder() {
-  const char* env = std::getenv("TEST_TMPDIR");
-  const fs::path dir = (env && *env ? fs::path(env) : fs::temp_directory_path()) / "riformer_file_test";
+  const fs::path dir = riformer::testing::temp_dir() / "riformer_file_test";
   fs::create_directories(dir);
   return dir;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 }  // namespace
@@ -51,16 +38,16 @@ TEST_CASE("a regular file's size") {
 TEST_CASE("a missing file asks whether it exists") {
   const fs::path dir = temp_folder();
   const std::string missing = (dir / "does_not_exist.bin").string();
-  CHECK(error_of([&] { (void)regular_file_size(missing); }) == missing + ": cannot open file (does it exist?)");
+  CHECK(error_message([&] { (void)regular_file_size(missing); }) == missing + ": cannot open file (does it exist?)");
   // Under a path that is a file (ENOTDIR), and through a symlink to nothing: still not found.
   const std::string file = (dir / "plain.bin").string();
   std::ofstream(file, std::ios::binary | std::ios::trunc) << "x";
-  CHECK(contains(error_of([&] { (void)regular_file_size(file + "/below"); }), "(does it exist?)"));
+  CHECK(contains(error_message([&] { (void)regular_file_size(file + "/below"); }), "(does it exist?)"));
   const fs::path dangling = dir / "dangling";
   fs::remove(dangling);
   fs::create_symlink(dir / "nowhere", dangling);
-  CHECK(contains(error_of([&] { (void)regular_file_size(dangling.string()); }), "(does it exist?)"));
-  CHECK(error_of([&] { (void)regular_file_size(""); }) == "a file name is empty");
+  CHECK(contains(error_message([&] { (void)regular_file_size(dangling.string()); }), "(does it exist?)"));
+  CHECK(error_message([&] { (void)regular_file_size(""); }) == "a file name is empty");
 }
 
 TEST_CASE("a symlink loop is named as such, not taken for a missing file") {
@@ -69,15 +56,15 @@ TEST_CASE("a symlink loop is named as such, not taken for a missing file") {
   fs::remove(loop);
   fs::create_symlink("loop", loop);  // ln -s loop loop
   const std::string reason = std::make_error_code(std::errc::too_many_symbolic_link_levels).message();
-  const std::string msg = error_of([&] { (void)regular_file_size(loop.string()); });
+  const std::string msg = error_message([&] { (void)regular_file_size(loop.string()); });
   CHECK(msg == loop.string() + ": cannot open file: " + reason);
   CHECK(!contains(msg, "does it exist"));
   // A path through the loop fails the same way.
-  CHECK(contains(error_of([&] { (void)regular_file_size((loop / "x.npy").string()); }), reason));
+  CHECK(contains(error_message([&] { (void)regular_file_size((loop / "x.npy").string()); }), reason));
 }
 
 TEST_CASE("only regular files are sized") {
   const fs::path dir = temp_folder() / "a_folder";
   fs::create_directories(dir);
-  CHECK(error_of([&] { (void)regular_file_size(dir.string()); }) == dir.string() + ": not a regular file");
+  CHECK(error_message([&] { (void)regular_file_size(dir.string()); }) == dir.string() + ": not a regular file");
 }
