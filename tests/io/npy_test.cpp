@@ -4,51 +4,28 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "riformer/io/half.hpp"
 #include "riformer/io/npy.hpp"
+#include "test_util.hpp"
 
 using namespace riformer;
+using riformer::testing::contains;
+using riformer::testing::error_message;
+using riformer::testing::read_bytes;
+using riformer::testing::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
-  const char* env = std::getenv("TEST_TMPDIR");
-  const fs::path dir = (env && *env ? fs::path(env) : fs::temp_directory_path()) / "riformer_npy_test";
+  const fs::path dir = testing::temp_dir() / "riformer_npy_test";
   fs::create_directories(dir);
   return (dir / name).string();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 // A version 1.0 file with the given dict (padded like numpy) and raw data.
@@ -100,11 +77,11 @@ TEST_CASE("writer output is what numpy writes") {
   CHECK(contains(read_bytes(path), "'shape': (6,), }"));
   write_npy(path, data, {});
   CHECK(contains(read_bytes(path), "'shape': (), }"));
-  CHECK(contains(error_of([&] { write_npy(path, data, {-1}); }), "negative"));
-  CHECK(contains(error_of([&] { write_npy(path, data, {1ll << 40, 1ll << 40}); }), "too large"));
-  CHECK(contains(error_of([&] { write_npy(path, nullptr, {2}); }), path));
+  CHECK(contains(error_message([&] { write_npy(path, data, {-1}); }), "negative"));
+  CHECK(contains(error_message([&] { write_npy(path, data, {1ll << 40, 1ll << 40}); }), "too large"));
+  CHECK(contains(error_message([&] { write_npy(path, nullptr, {2}); }), path));
   const std::string bad_dir = temp_path("no_such_dir/x.npy");
-  CHECK(contains(error_of([&] { write_npy(bad_dir, data, {1}); }), bad_dir));
+  CHECK(contains(error_message([&] { write_npy(bad_dir, data, {1}); }), bad_dir));
 }
 
 TEST_CASE("f8 and f2 are converted; header variants are accepted") {
@@ -184,14 +161,14 @@ TEST_CASE("errors name the file") {
     CAPTURE(c.what);
     const std::string path = temp_path("bad_" + std::to_string(i++) + ".npy");
     write_bytes(path, c.bytes);
-    const std::string msg = error_of([&] { (void)read_npy(path); });
+    const std::string msg = error_message([&] { (void)read_npy(path); });
     CAPTURE(msg);
     CHECK(contains(msg, path));
     CHECK(contains(msg, c.reason));
   }
   const std::string missing = temp_path("missing.npy");
-  CHECK(contains(error_of([&] { (void)read_npy(missing); }), missing));
-  CHECK(contains(error_of([&] { (void)read_npy(fs::path(missing).parent_path().string()); }), "not a regular file"));
+  CHECK(contains(error_message([&] { (void)read_npy(missing); }), missing));
+  CHECK(contains(error_message([&] { (void)read_npy(fs::path(missing).parent_path().string()); }), "not a regular file"));
 }
 
 TEST_CASE("fuzz: corrupted .npy files load or throw riformer::Error") {

@@ -5,38 +5,25 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "riformer/io/safetensors_source.hpp"
+#include "test_util.hpp"
 
 using namespace riformer;
+using riformer::testing::contains;
+using riformer::testing::error_message;
 namespace fs = std::filesystem;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
-  const char* env = std::getenv("TEST_TMPDIR");
-  const fs::path dir = (env && *env ? fs::path(env) : fs::temp_directory_path()) / "riformer_source_test";
+  const fs::path dir = testing::temp_dir() / "riformer_source_test";
   fs::create_directories(dir);
   return (dir / name).string();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 // A backbone checkpoint with a BatchNorm counter, one extra backbone key and a head.
@@ -74,18 +61,18 @@ TEST_CASE("get, contains, describe, through a ParamScope") {
 TEST_CASE("missing key: message names file, key, expected shape, and hints at other prefixes") {
   const std::string path = write_checkpoint();
   SafetensorsSource source(path, LoadOptions{"backbone.", false, {}});
-  const std::string msg = error_of([&] { (void)source.get("backbone.fc.weight", {4, 2}); });
+  const std::string msg = error_message([&] { (void)source.get("backbone.fc.weight", {4, 2}); });
   CHECK(contains(msg, path + ": missing key 'backbone.fc.weight' (expected shape [4, 2])"));
   CHECK(contains(msg, "'head.fc.weight'"));
   CHECK(contains(msg, "prefix"));
   // No hint when nothing similar exists.
-  const std::string plain = error_of([&] { (void)source.get("backbone.zzz", {1}); });
+  const std::string plain = error_message([&] { (void)source.get("backbone.zzz", {1}); });
   CHECK(contains(plain, "missing key 'backbone.zzz'"));
   CHECK_FALSE(contains(plain, "wrong prefix"));
 
   // Loading a "model.0."-style request against a "backbone." file points at the right key.
   SafetensorsSource other(path, LoadOptions{"model.0.", false, {}});
-  const std::string hinted = error_of([&] { (void)other.get("model.0.a.weight", {2, 3}); });
+  const std::string hinted = error_message([&] { (void)other.get("model.0.a.weight", {2, 3}); });
   CHECK(contains(hinted, "'backbone.a.weight'"));
   CHECK(contains(hinted, "LoadOptions::prefix is 'model.0.'"));
 }
@@ -93,20 +80,20 @@ TEST_CASE("missing key: message names file, key, expected shape, and hints at ot
 TEST_CASE("shape mismatch names file, key and both shapes") {
   const std::string path = write_checkpoint();
   SafetensorsSource source(path, LoadOptions{"backbone.", false, {}});
-  const std::string msg = error_of([&] { (void)source.get("backbone.a.weight", {3, 2}); });
+  const std::string msg = error_message([&] { (void)source.get("backbone.a.weight", {3, 2}); });
   CHECK(contains(msg, path));
   CHECK(contains(msg, "'backbone.a.weight'"));
   CHECK(contains(msg, "[2, 3]"));
   CHECK(contains(msg, "[3, 2]"));
   // A failed get does not count as used.
-  CHECK(contains(error_of([&] { source.finish(); }), "'backbone.a.weight'"));
+  CHECK(contains(error_message([&] { source.finish(); }), "'backbone.a.weight'"));
 }
 
 TEST_CASE("NaN/Inf values are refused, naming the key, unless allowed") {
   const std::string path = write_checkpoint();
   SafetensorsSource source(path, LoadOptions{"backbone.", false, false});
   (void)source.get("backbone.a.weight", {2, 3});
-  const std::string msg = error_of([&] { (void)source.get("backbone.bad", {4}); });
+  const std::string msg = error_message([&] { (void)source.get("backbone.bad", {4}); });
   CHECK(contains(msg, path + ": key 'backbone.bad' has 3 NaN/Inf values of 4"));
   CHECK(contains(msg, "at index 0"));
   SafetensorsSource lenient(path, LoadOptions{"backbone.", false, true});
@@ -122,7 +109,7 @@ TEST_CASE("finish: unexpected keys inside the prefix, ignored keys outside it") 
   (void)source.get("backbone.bad", {4});
   CHECK(source.unused_keys() == std::vector<std::string>{"backbone.extra"});
   CHECK(source.ignored_keys() == std::vector<std::string>{"head.fc.weight"});
-  const std::string msg = error_of([&] { source.finish(); });
+  const std::string msg = error_message([&] { source.finish(); });
   CHECK(contains(msg, path));
   CHECK(contains(msg, "1 unexpected key under prefix 'backbone.'"));
   CHECK(contains(msg, "'backbone.extra'"));
@@ -140,7 +127,7 @@ TEST_CASE("finish: unexpected keys inside the prefix, ignored keys outside it") 
   // Without a prefix every key is in scope and nothing is ignored.
   SafetensorsSource all(path, LoadOptions{});
   CHECK(all.ignored_keys().empty());
-  CHECK(contains(error_of([&] { all.finish(); }), "5 unexpected keys"));
+  CHECK(contains(error_message([&] { all.finish(); }), "5 unexpected keys"));
 }
 
 TEST_CASE("finish lists at most 10 keys and the total") {
@@ -149,7 +136,7 @@ TEST_CASE("finish lists at most 10 keys and the total") {
   const std::string path = temp_path("many.safetensors");
   write_safetensors(path, tensors);
   SafetensorsSource source(path, LoadOptions{"m.", false, {}});
-  const std::string msg = error_of([&] { source.finish(); });
+  const std::string msg = error_message([&] { source.finish(); });
   CHECK(contains(msg, "25 unexpected keys"));
   CHECK(contains(msg, "'m.9'"));
   CHECK_FALSE(contains(msg, "'m.10'"));
@@ -175,13 +162,13 @@ TEST_CASE("find_prefix") {
         "a.");
 
   const SafetensorsFile none = file_with("p4.safetensors", {"head.fc.weight"});
-  const std::string msg_none = error_of([&] { (void)find_prefix(none, anchor); });
+  const std::string msg_none = error_message([&] { (void)find_prefix(none, anchor); });
   CHECK(contains(msg_none, none.path()));
   CHECK(contains(msg_none, "no key ends with 'patch_embed.proj.weight'"));
 
   const SafetensorsFile several =
       file_with("p5.safetensors", {"backbone.patch_embed.proj.weight", "ema.backbone.patch_embed.proj.weight"});
-  const std::string msg_several = error_of([&] { (void)find_prefix(several, anchor); });
+  const std::string msg_several = error_message([&] { (void)find_prefix(several, anchor); });
   CHECK(contains(msg_several, "several prefixes"));
   CHECK(contains(msg_several, "'backbone.'"));
   CHECK(contains(msg_several, "'ema.backbone.'"));
@@ -189,5 +176,5 @@ TEST_CASE("find_prefix") {
 
 TEST_CASE("opening a bad file through the source names the file") {
   const std::string path = temp_path("missing_for_source.safetensors");
-  CHECK(contains(error_of([&] { SafetensorsSource s(path); }), path));
+  CHECK(contains(error_message([&] { SafetensorsSource s(path); }), path));
 }

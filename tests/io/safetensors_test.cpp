@@ -7,10 +7,8 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -18,31 +16,24 @@
 
 #include "riformer/io/half.hpp"
 #include "riformer/io/safetensors.hpp"
+#include "test_util.hpp"
 
 using namespace riformer;
+using riformer::testing::contains;
+using riformer::testing::error_message;
+using riformer::testing::read_bytes;
+using riformer::testing::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
 
 fs::path temp_dir() {
-  const char* env = std::getenv("TEST_TMPDIR");
-  const fs::path dir = (env && *env ? fs::path(env) : fs::temp_directory_path()) / "riformer_safetensors_test";
+  const fs::path dir = testing::temp_dir() / "riformer_safetensors_test";
   fs::create_directories(dir);
   return dir;
 }
 
 std::string temp_path(const std::string& name) { return (temp_dir() / name).string(); }
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string le64(std::uint64_t v) {
   std::string s(8, '\0');
@@ -53,20 +44,6 @@ std::string le64(std::uint64_t v) {
 // A safetensors file from a literal header and data section.
 std::string make_file(const std::string& header, const std::string& data) {
   return le64(header.size()) + header + data;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 std::vector<float> iota_data(std::size_t n, float scale) {
@@ -175,14 +152,14 @@ TEST_CASE("reading a file written by hand, with other dtypes") {
   CHECK(std::isinf(hv[2]));
   CHECK(f.read_float(*f.find("b")) == std::vector<float>{1.0f});
 
-  const std::string msg = error_of([&] { (void)f.read_float(*f.find("n")); });
+  const std::string msg = error_message([&] { (void)f.read_float(*f.find("n")); });
   CHECK(contains(msg, path));
   CHECK(contains(msg, "'n'"));
   CHECK(contains(msg, "I64"));
 
   TensorInfo forged = *f.find("a");
   forged.end = 1000;
-  CHECK(contains(error_of([&] { (void)f.read_float(forged); }), "not a tensor of this file"));
+  CHECK(contains(error_message([&] { (void)f.read_float(forged); }), "not a tensor of this file"));
 }
 
 TEST_CASE("header validation errors name the file and the key") {
@@ -278,7 +255,7 @@ TEST_CASE("header validation errors name the file and the key") {
     CAPTURE(c.what);
     const std::string path = temp_path("bad_" + std::to_string(i++) + ".safetensors");
     write_bytes(path, c.file);
-    const std::string msg = error_of([&] { (void)SafetensorsFile::open(path); });
+    const std::string msg = error_message([&] { (void)SafetensorsFile::open(path); });
     CAPTURE(msg);
     CHECK(contains(msg, path));
     CHECK(contains(msg, c.key));
@@ -304,11 +281,11 @@ TEST_CASE("valid edge cases load") {
 
 TEST_CASE("missing file and non-regular files") {
   const std::string missing = temp_path("does_not_exist.safetensors");
-  const std::string msg = error_of([&] { (void)SafetensorsFile::open(missing); });
+  const std::string msg = error_message([&] { (void)SafetensorsFile::open(missing); });
   CHECK(contains(msg, missing));
   CHECK(contains(msg, "cannot open"));
   const std::string dir = temp_dir().string();
-  CHECK(contains(error_of([&] { (void)SafetensorsFile::open(dir); }), "not a regular file"));
+  CHECK(contains(error_message([&] { (void)SafetensorsFile::open(dir); }), "not a regular file"));
 }
 
 TEST_CASE("truncation after open is detected when reading") {
@@ -317,25 +294,25 @@ TEST_CASE("truncation after open is detected when reading") {
   const SafetensorsFile f = SafetensorsFile::open(path);
   fs::resize_file(path, fs::file_size(path) - 4);
   const TensorInfo& last = f.tensors().back();
-  const std::string msg = error_of([&] { (void)f.read_float(last); });
+  const std::string msg = error_message([&] { (void)f.read_float(last); });
   CHECK(contains(msg, path));
   CHECK(contains(msg, last.name.substr(0, 5)));
   CHECK(contains(msg, "truncated"));
   CHECK(f.read_float(f.tensors().front()).size() == 48);  // earlier tensors are still intact
   fs::remove(path);
-  CHECK(contains(error_of([&] { (void)f.read_float(f.tensors().front()); }), "cannot open"));
+  CHECK(contains(error_message([&] { (void)f.read_float(f.tensors().front()); }), "cannot open"));
 }
 
 TEST_CASE("writer errors") {
   const std::string path = temp_path("writer_errors.safetensors");
-  CHECK(contains(error_of([&] { write_safetensors(path, {{"a", {2, 2}, {1.0f}}}); }), "'a'"));
-  CHECK(contains(error_of([&] { write_safetensors(path, {{"a", {-1}, {}}}); }), "negative"));
-  CHECK(contains(error_of([&] { write_safetensors(path, {{"a", {1ll << 40, 1ll << 40}, {}}}); }), "too large"));
-  CHECK(contains(error_of([&] { write_safetensors(path, {{"a", {1}, {1}}, {"a", {1}, {2}}}); }), "duplicate"));
-  CHECK(contains(error_of([&] { write_safetensors(path, {{"__metadata__", {1}, {1}}}); }), "reserved"));
-  CHECK(contains(error_of([&] { write_safetensors(path, {}, {}, DType::other); }), "F32, F16 and BF16"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {{"a", {2, 2}, {1.0f}}}); }), "'a'"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {{"a", {-1}, {}}}); }), "negative"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {{"a", {1ll << 40, 1ll << 40}, {}}}); }), "too large"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {{"a", {1}, {1}}, {"a", {1}, {2}}}); }), "duplicate"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {{"__metadata__", {1}, {1}}}); }), "reserved"));
+  CHECK(contains(error_message([&] { write_safetensors(path, {}, {}, DType::other); }), "F32, F16 and BF16"));
   const std::string bad = (temp_dir() / "no_such_dir" / "x.safetensors").string();
-  const std::string msg = error_of([&] { write_safetensors(bad, {{"a", {1}, {1}}}); });
+  const std::string msg = error_message([&] { write_safetensors(bad, {{"a", {1}, {1}}}); });
   CHECK(contains(msg, bad));
   // No tensors at all is a valid (empty) file.
   write_safetensors(path, {});

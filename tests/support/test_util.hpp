@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <random>
 #include <string>
@@ -59,6 +61,18 @@ inline bool contains(const std::string& text, const std::string& part) { return 
 inline std::filesystem::path temp_dir() {
   if (const char* dir = std::getenv("TEST_TMPDIR")) return dir;
   return std::filesystem::temp_directory_path();
+}
+
+// Writes bytes to a file, replacing it; reads a whole file back.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A file under the repository root (tests run from Bazel's runfiles tree or the checkout).
