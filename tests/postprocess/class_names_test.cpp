@@ -212,6 +212,28 @@ TEST_CASE("line breaks YAML knows and this reader does not, and C1 control chara
         Names{"caf\xC3\xA9", "a\xC2\xA0" "b", "\xE4\xB8\x80"});
 }
 
+TEST_CASE("bytes that are not UTF-8, and the noncharacters U+FFFE and U+FFFF, are refused") {
+  const Case cases[] = {
+      {"latin1.txt", "cat\ncaf\xE9\n", ":2: byte 7 is not UTF-8"},            // Latin-1
+      {"stray.yaml", "names: [a\x80]\n", ":1: byte 9 is not UTF-8"},          // a continuation byte alone
+      {"overlong.yaml", "names: [a\xC0\xAF]\n", ":1: byte 9 is not UTF-8"},  // '/' in two bytes
+      {"surrogate.yaml", "names: [\xED\xA0\x80]\n", ":1: byte 8 is not UTF-8"},
+      {"above.yaml", "names:\n  - \xF4\x90\x80\x80\n", ":2: byte 11 is not UTF-8"},  // U+110000
+      {"cut.yaml", "names: [a]\n# \xE4\xB8", ":2: byte 13 is not UTF-8"},
+      {"fffe.yaml", "names: ['a\xEF\xBF\xBE']\n", ":1: byte 10 starts U+FFFE, a noncharacter YAML refuses"},
+      {"ffff.txt", "a\xEF\xBF\xBF\n", ":1: byte 1 starts U+FFFF, a noncharacter YAML refuses"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    const std::string p = write(c.file, c.text);
+    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
+  }
+  // Four-byte UTF-8, U+FFFD, and the code points at the edges of the ranges above are text, as to YAML.
+  CHECK(load_class_names(write("utf8edge.yaml", "names: [\xF0\x9F\x90\xB1, \xEF\xBF\xBD, \xED\x9F\xBF, \xEE\x80\x80,"
+                                                " \xF4\x8F\xBF\xBF]\n")) ==
+        Names{"\xF0\x9F\x90\xB1", "\xEF\xBF\xBD", "\xED\x9F\xBF", "\xEE\x80\x80", "\xF4\x8F\xBF\xBF"});
+}
+
 TEST_CASE("errors name the file") {
   const std::string missing = (riformer::testing::temp_dir() / "no_such_names.txt").string();
   CHECK(contains(error_message([&] { (void)load_class_names(missing); }), missing));

@@ -166,6 +166,22 @@ struct QuoteTracker {
   return name;
 }
 
+// The length of the UTF-8 sequence at text[i], or 0 if it is not valid UTF-8 as Python's strict decoder (PyYAML's)
+// judges it: a stray continuation byte, a sequence cut short, an overlong form, a surrogate or a code point above
+// U+10FFFF (Unicode's table 3-7).
+[[nodiscard]] inline std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
+  const unsigned c = at(0);
+  if (c < 0x80) return 1;
+  const std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  const unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;  // the second byte's range
+  const unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  if (n == 0 || at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (at(k) < 0x80 || at(k) > 0xBF) return 0;
+  return n;
+}
+
 [[nodiscard]] inline std::vector<std::string> read_lines(const std::string& path) {
   const std::uint64_t size = file_detail::regular_file_size(path);
   require(size <= max_file_bytes, path, ": ", size, " bytes is far too large for a class names file");
@@ -176,7 +192,8 @@ struct QuoteTracker {
   require(text.find('\0') == std::string::npos, path, ": contains NUL bytes; not a text file of class names");
   // YAML also ends a line at a lone \r, U+0085, U+2028 and U+2029; the lines here, split at \n, would not, and a
   // names yaml read across them would differ from YAML's. Names are printed to the terminal: a control character in
-  // one would act on it (ESC, or the C1 control U+009B, starts an escape sequence).
+  // one would act on it (ESC, or the C1 control U+009B, starts an escape sequence). YAML reads UTF-8 and refuses
+  // other bytes and the noncharacters U+FFFE and U+FFFF; a name in another encoding would be printed as garbage.
   std::size_t line = 1;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
@@ -190,6 +207,11 @@ struct QuoteTracker {
     if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7F || c1)
       fail(path, ":", line, ": byte ", i, " is the control character ", c1 ? at(1) : c,
            "; not a text file of class names");
+    const std::size_t length = utf8_length(text, i);
+    require(length != 0, path, ":", line, ": byte ", i, " is not UTF-8; save the file as UTF-8");
+    require(!(c == 0xEF && at(1) == 0xBF && at(2) >= 0xBE), path, ":", line, ": byte ", i, " starts U+FFF",
+            at(2) == 0xBE ? "E" : "F", ", a noncharacter YAML refuses; not a text file of class names");
+    i += length - 1;
   }
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 byte order mark
   std::vector<std::string> lines;
