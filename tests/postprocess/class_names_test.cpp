@@ -123,6 +123,8 @@ TEST_CASE("YOLOv5 dataset yaml: unquoted names YAML would read as something else
   // What YAML reads as text is kept: these indicators only count at the start, followed by a blank, or in [...].
   CHECK(load_class_names(write("plainok.yaml", "names:\n  - ?a\n  - :a\n  - -a\n  - a:b\n  - a?b[c]{d}\n  - x&*|\n")) ==
         Names{"?a", ":a", "-a", "a:b", "a?b[c]{d}", "x&*|"});
+  CHECK(load_class_names(write("plainokeq.yaml", "names: [==, <<<, a=, '=', \"<<\"]\n")) ==
+        Names{"==", "<<<", "a=", "=", "<<"});
   CHECK(load_class_names(write("plainokflow.yaml", "names: [a:b, http://x, a#b, -a, x-]\n")) ==
         Names{"a:b", "http://x", "a#b", "-a", "x-"});
   const char* const refused[] = {
@@ -158,6 +160,10 @@ TEST_CASE("YOLOv5 dataset yaml: unquoted names YAML would read as something else
       "names: [a[b, c]\n",
       "names: [a?b, c]\n",
       "names: [- a]\n",
+      "names:\n  - =\n",                 // YAML 1.1's value key
+      "names:\n  0: <<  # c\n",          // YAML 1.1's merge key
+      "names: [a, =, b]\n",
+      "names: [<<]\n",
   };
   for (const char* text : refused) {
     CAPTURE(text);
@@ -166,6 +172,9 @@ TEST_CASE("YOLOv5 dataset yaml: unquoted names YAML would read as something else
   // The error names the line the item is on, not the 'names:' line.
   const std::string p = write("indicatorline.yaml", "names: [a,\n  b,\n  &c]\n");
   CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + ":3: the name &c must be quoted"));
+  const std::string merge = write("mergeline.yaml", "names:\n  - a\n  - <<\n");
+  CHECK(contains(error_message([&] { (void)load_class_names(merge); }),
+                 merge + ":3: the name << must be quoted: YAML reads a bare = or << as the value or merge key"));
 }
 
 TEST_CASE("YOLOv5 dataset yaml: block items indented alike") {

@@ -160,6 +160,9 @@ struct QuoteTracker {
     if (bad < s.size())
       fail(where, ": the name ", s, " must be quoted: YAML reads the '", s[bad],
            bad == 0 ? "' at its start" : "' in it", " as syntax, not as text");
+    // PyYAML resolves these to YAML 1.1's value and merge keys, which safe_load refuses as a name.
+    require(s != "=" && s != "<<", where, ": the name ", s, " must be quoted: YAML reads a bare = or << as the value",
+            " or merge key, not as text");
     name = s;
   }
   require(!name.empty(), where, ": empty class name");
