@@ -196,6 +196,22 @@ TEST_CASE("YOLOv5 dataset yaml: block items indented alike") {
   CHECK(load_class_names(write("comments.yaml", "names:\n  - a\n# c\n      # d\n  - b\nnc: 2\n")) == Names{"a", "b"});
 }
 
+TEST_CASE("YOLOv5 dataset yaml: a key's ':' is followed by a blank, or YAML reads both as one word") {
+  const Case cases[] = {
+      {"nospace.yaml", "nc: 1\nnames:[a]\n", ":2: expected a space after 'names:'"},
+      {"nospacehash.yaml", "names:#c\n  - a\n", ":1: expected a space after 'names:'"},
+      {"nospacekey.yaml", "names:\n  0: a\n  1:\"x\"\n", ":3: expected a space after '1:'"},
+      {"nospacekey0.yaml", "names:\n  0:a\n", ":2: expected a space after '0:'"},
+      {"nospacenc.yaml", "nc:1\nnames: [a]\n", ":1: expected a space after 'nc:'"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    const std::string p = write(c.file, c.text);
+    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
+  }
+  CHECK(load_class_names(write("spacekey.yaml", "nc: 2\nnames: # c\n  0: a\n  1:  b:c\n")) == Names{"a", "b:c"});
+}
+
 TEST_CASE("YOLOv5 dataset yaml: an unquoted name in [...] ends at a comment or blank line") {
   for (const char* text : {"names: [a\n\n  b]\n", "names: [a # c\n  b]\n", "names: [a,\n  b\n  # c\n  c]\n"}) {
     CAPTURE(text);

@@ -231,6 +231,11 @@ struct QuoteTracker {
   return line.substr(0, 6) == "names:";
 }
 
+// A ':' ends a key only before a blank or the end of the line: YAML reads names:[a] or 0:"x" as one word.
+[[nodiscard]] inline bool ends_key(std::string_view text, std::size_t colon) {
+  return colon + 1 == text.size() || text[colon + 1] == ' ' || text[colon + 1] == '\t' || text[colon + 1] == '\r';
+}
+
 // The `names:` entry of a YOLOv5 dataset yaml, starting at line `at` (0-based):
 //   names: [a, 'b c', ...]          (may continue over lines until the first ']' outside quotes)
 //   names:\n  - a\n  - b c
@@ -238,6 +243,8 @@ struct QuoteTracker {
 [[nodiscard]] inline std::vector<std::string> parse_yaml_names(const std::string& path,
                                                                const std::vector<std::string>& lines, std::size_t at) {
   const auto where = [&](std::size_t i) { return Where{path, i + 1}; };
+  require(ends_key(lines[at], 5), where(at), ": expected a space after 'names:' (YAML reads it and the text right",
+          " after it as one word)");
   const std::string_view rest = trim(strip_comment(std::string_view(lines[at]).substr(6)));
   std::vector<std::string> names;
   if (!rest.empty()) {
@@ -328,6 +335,8 @@ struct QuoteTracker {
     }
     const std::size_t colon = strip_comment(item).find(':');
     require(colon != std::string_view::npos, where(i), ": expected '- name' or 'index: name' under 'names:'");
+    require(ends_key(item, colon), where(i), ": expected a space after '", item.substr(0, colon + 1),
+            "' (YAML reads it and the text right after it as one word)");
     require(!dashes, where(i), ": mixes '- name' and 'index: name' entries");
     keys = true;
     const std::string key(trim(item.substr(0, colon)));
@@ -371,6 +380,8 @@ struct QuoteTracker {
       require(names_line == lines.size(), path, ":", i + 1, ": second 'names:' entry");
       names_line = i;
     } else if (std::string_view(lines[i]).substr(0, 3) == "nc:") {
+      require(ends_key(lines[i], 2), path, ":", i + 1, ": expected a space after 'nc:' (YAML reads it and the text",
+              " right after it as one word)");
       const std::string value(trim(strip_comment(std::string_view(lines[i]).substr(3))));
       require(!value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == std::string::npos, path,
               ":", i + 1, ": 'nc:' must be a non-negative integer, got '", value, "'");
