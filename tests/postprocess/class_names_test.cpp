@@ -212,6 +212,27 @@ TEST_CASE("YOLOv5 dataset yaml: a key's ':' is followed by a blank, or YAML read
   CHECK(load_class_names(write("spacekey.yaml", "nc: 2\nnames: # c\n  0: a\n  1:  b:c\n")) == Names{"a", "b:c"});
 }
 
+TEST_CASE("YOLOv5 dataset yaml: after the names entry comes the next key at the left edge, as YAML requires") {
+  const Case cases[] = {
+      {"afterblock.yaml", "names:\n  - a\nfoo\n  - b\n", ":3: after the names list YAML expects the next key"},
+      {"aftermap.yaml", "names:\n  0: a\n]\n", ":3: after the names list"},
+      {"afterflow.yaml", "names: [a, b]\n  nc: 2\n", ":2: after the names list"},
+      {"afterflow2.yaml", "names: ['a',\n  b]\n\n# c\nfoo\n", ":5: after the names list"},
+      {"afterkey.yaml", "names:\n  0: a\nnc 1\n", ":3: after the names list"},  // a key without its colon
+      {"afterquoted.yaml", "names: [a]\n\"k: v\"\n", ":2: after the names list"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    const std::string p = write(c.file, c.text);
+    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
+  }
+  CHECK(load_class_names(write("nextkey.yaml", "names:\n  - a\n# c\nk: 1 # c\n")) == Names{"a"});
+  CHECK(load_class_names(write("nextkey2.yaml", "names: [a]\n  # c\n\n'x y': 1\n")) == Names{"a"});
+  CHECK(load_class_names(write("nextkey3.yaml", "names:\n  - a\n\"k: v\": 1\nk:\n")) == Names{"a"});
+  CHECK(load_class_names(write("nextkey4.yaml", "names:\n- a\n? k\n")) == Names{"a"});
+  CHECK(load_class_names(write("docend.yaml", "names: [a]\n...\n")) == Names{"a"});
+}
+
 TEST_CASE("YOLOv5 dataset yaml: an unquoted name in [...] ends at a comment or blank line") {
   for (const char* text : {"names: [a\n\n  b]\n", "names: [a # c\n  b]\n", "names: [a,\n  b\n  # c\n  c]\n"}) {
     CAPTURE(text);

@@ -236,6 +236,23 @@ struct QuoteTracker {
   return colon + 1 == text.size() || text[colon + 1] == ' ' || text[colon + 1] == '\t' || text[colon + 1] == '\r';
 }
 
+// After the names entry YAML reads the next line that is not blank or a comment as the next key, at the left edge
+// (`key: value`, `key:`, `? key`), or as the end of the document (`...`). Anything else (`foo`, a stray `]`, a line
+// indented under a [...] list) is an error to YAML, not the end of the names.
+inline void require_entry_end(const std::string& path, const std::vector<std::string>& lines, std::size_t from) {
+  for (std::size_t i = from; i < lines.size(); ++i) {
+    const std::string_view text = trim(strip_comment(lines[i]));
+    if (text.empty()) continue;
+    bool key = text == "..." || text == "?" || text.substr(0, 2) == "? ";
+    QuoteTracker quotes;  // a quoted key may hold ': '
+    for (std::size_t j = 0; j < text.size() && !key; ++j)
+      key = !quotes.feed(text[j]) && j > 0 && text[j] == ':' && ends_key(text, j);
+    require(key && indentation(lines[i]) == 0, Where{path, i + 1}, ": after the names list YAML expects the next key",
+            " ('key: value') at the left edge, and refuses this line");
+    return;
+  }
+}
+
 // The `names:` entry of a YOLOv5 dataset yaml, starting at line `at` (0-based):
 //   names: [a, 'b c', ...]          (may continue over lines until the first ']' outside quotes)
 //   names:\n  - a\n  - b c
@@ -288,6 +305,7 @@ struct QuoteTracker {
             require(next == std::string_view::npos || is_comment_start(line, next), where(i),
                     ": unexpected text after ']'");
             require(!names.empty(), where(at), ": the names list is empty");
+            require_entry_end(path, lines, i + 1);
             return names;
           }
           item.clear();
@@ -319,7 +337,10 @@ struct QuoteTracker {
     const std::string_view item = trim(lines[i]);
     if (item.empty() || item.front() == '#') continue;  // blank or comment line
     const std::size_t columns = indentation(lines[i]);
-    if (columns == 0 && item.front() != '-') break;  // next top-level key
+    if (columns == 0 && item.front() != '-') {  // the entry ends
+      require_entry_end(path, lines, i);
+      break;
+    }
     if (indent == std::string::npos) indent = columns;
     require(columns <= indent, where(i), ": indented more than the names above, so YAML reads this line as going on",
             " with the name above it; put each name on one line, every line indented alike");
