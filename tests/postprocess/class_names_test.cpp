@@ -233,6 +233,42 @@ TEST_CASE("YOLOv5 dataset yaml: after the names entry comes the next key at the 
   CHECK(load_class_names(write("docend.yaml", "names: [a]\n...\n")) == Names{"a"});
 }
 
+TEST_CASE("YOLOv5 dataset yaml: a tab outside quotes and comments is refused, as PyYAML does") {
+  const Case cases[] = {
+      {"tabindent.yaml", "names:\n\t- a\n", ":2: a tab outside quotes and comments"},
+      {"tabindent2.yaml", "names:\n  - a\n\t  - b\n", ":3: a tab"},
+      {"tabblank.yaml", "names:\n  - a\n \t\n  - b\n", ":3: a tab"},
+      {"tabcomment.yaml", "names:\n  - a\n\t# c\n", ":3: a tab"},
+      {"tabdash.yaml", "names:\n  -\ta\n", ":2: a tab"},
+      {"tabname.yaml", "names:\n  - a\tb\n", ":2: a tab"},
+      {"tabbeforecomment.yaml", "names:\n  - 'a'\t# c\n", ":2: a tab"},
+      {"tabtrailing.yaml", "names:\n  - a\t\n", ":2: a tab"},
+      {"tabvalue.yaml", "names:\n  0:\ta\n", ":2: a tab"},
+      {"tabkey.yaml", "names:\n  0\t: a\n", ":2: a tab"},
+      {"tabhead.yaml", "names:\t[a]\n", ":1: a tab"},
+      {"tabheadblock.yaml", "names:\t# c\n  - a\n", ":1: a tab"},
+      {"tabflow.yaml", "names: [a,\tb]\n", ":1: a tab"},
+      {"tabflowlead.yaml", "names: [a,\n\tb]\n", ":2: a tab"},
+      {"tabflowname.yaml", "names: [a,\n  b\tc]\n", ":2: a tab"},
+      {"tabflowend.yaml", "names: [a, b,\t\n  c]\n", ":1: a tab"},
+      {"tabflowcomma.yaml", "names: [a, b,\t]\n", ":1: a tab"},
+      {"tabflowafter.yaml", "names: [a]\t# c\n", ":1: a tab"},
+      {"tabflowafter2.yaml", "names: [a] \t\n", ":1: a tab"},
+      {"tabflowcomment.yaml", "names: [a,\t# c\n  b]\n", ":1: a tab"},
+      {"tabnc.yaml", "nc:\t1\nnames: [a]\n", ":1: a tab"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    const std::string p = write(c.file, c.text);
+    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
+  }
+  // In quotes and comments a tab is text; at the ends of a line inside quotes it folds away with the line break.
+  CHECK(load_class_names(write("tabquoted.yaml", "names: ['a\tb', 'c\t\n\t d'] # \tx\n")) == Names{"a\tb", "c d"});
+  CHECK(load_class_names(write("tabquoted2.yaml", "names:\n  - 'a\tb'  # x\t\n  - \"\tc\"\n# \t\n")) ==
+        Names{"a\tb", "\tc"});
+  CHECK(load_class_names(write("tabquoted3.yaml", "names:\n  0: 'a\tb'\n")) == Names{"a\tb"});
+}
+
 TEST_CASE("YOLOv5 dataset yaml: an unquoted name in [...] ends at a comment or blank line") {
   for (const char* text : {"names: [a\n\n  b]\n", "names: [a # c\n  b]\n", "names: [a,\n  b\n  # c\n  c]\n"}) {
     CAPTURE(text);

@@ -64,6 +64,11 @@ inline std::ostream& operator<<(std::ostream& out, const Where& where) {
   return out << where.path << ":" << where.line;
 }
 
+// PyYAML refuses a tab outside quotes and comments ("found character '\t' that cannot start any token"), also where
+// YAML 1.2 would take it for a blank; in indentation any YAML refuses it.
+[[nodiscard]] inline bool has_tab(std::string_view text) { return text.find('\t') != std::string_view::npos; }
+inline constexpr const char* tab_error = ": a tab outside quotes and comments, which YAML refuses; use spaces";
+
 [[nodiscard]] inline std::size_t indentation(std::string_view line) {
   std::size_t i = 0;
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
@@ -121,8 +126,11 @@ struct QuoteTracker {
 // error, and so is an unquoted name YAML would not read as its text (`flow`: an item of a [...] list).
 [[nodiscard]] inline std::string scalar(std::string_view raw, const Where& where, bool flow) {
   const std::string_view s = trim(raw);
+  const bool quoted = !s.empty() && (s.front() == '\'' || s.front() == '"');
+  const auto tabs = [](std::string_view text) { return std::count(text.begin(), text.end(), '\t'); };
+  require(tabs(raw) == (quoted ? tabs(s) : 0), where, tab_error);  // only inside the quotes
   std::string name;
-  if (!s.empty() && (s.front() == '\'' || s.front() == '"')) {
+  if (quoted) {
     const char quote = s.front();
     std::size_t i = 1;
     for (; i < s.size(); ++i) {
@@ -262,7 +270,9 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
   const auto where = [&](std::size_t i) { return Where{path, i + 1}; };
   require(ends_key(lines[at], 5), where(at), ": expected a space after 'names:' (YAML reads it and the text right",
           " after it as one word)");
-  const std::string_view rest = trim(strip_comment(std::string_view(lines[at]).substr(6)));
+  const std::string_view head = strip_comment(std::string_view(lines[at]).substr(6));
+  require(!has_tab(head.substr(0, head.find('['))), where(at), tab_error);
+  const std::string_view rest = trim(head);
   std::vector<std::string> names;
   if (!rest.empty()) {
     require(rest.front() == '[', where(at), ": expected a list after 'names:' ([a, b], '- a' lines or '0: a' lines)");
@@ -277,8 +287,11 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
     std::size_t quote_line = at;                 // where the open quote, if any, was opened
     std::size_t blank_line = std::string::npos;  // a blank line inside that quote
     for (std::size_t i = at; i < lines.size(); ++i) {
-      const std::string_view line =
-          i == at ? trim(std::string_view(lines[at]).substr(lines[at].find('[', 6) + 1)) : trim(lines[i]);
+      const std::string_view raw = i == at ? std::string_view(lines[at]).substr(lines[at].find('[', 6) + 1) : lines[i];
+      const std::string_view line = trim(raw);
+      // The blanks at either end of the line fold away inside quotes; outside them a tab is refused.
+      const std::size_t lead = static_cast<std::size_t>(line.data() - raw.data());
+      require(quotes.quote || !has_tab(raw.substr(0, lead)), where(i), tab_error);
       if (quotes.quote && line.empty()) {
         blank_line = std::min(blank_line, i);  // an error if the name goes on after it (not at the end of the file)
         continue;
@@ -287,12 +300,15 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
               " blank line (YAML reads that as a line break); remove the blank line or put the name on one line");
       ended = ended || (has_text && line.empty());
       if (i > at) item += ' ';
+      bool comment = false;
       for (std::size_t j = 0; j < line.size(); ++j) {
         const char c = line[j];
         if (!quotes.quote && is_comment_start(line, j)) {
           ended = has_text;
+          comment = true;
           break;
         }
+        require(quotes.quote || c != '\t', where(i), tab_error);
         const bool was_quoted = quotes.quote != 0;
         if (quotes.feed(c)) {
           if (!was_quoted) quote_line = i;
@@ -304,6 +320,7 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
             const std::size_t next = line.find_first_not_of(" \t", j + 1);
             require(next == std::string_view::npos || is_comment_start(line, next), where(i),
                     ": unexpected text after ']'");
+            require(!has_tab(raw.substr(lead + j + 1, next - j - 1)), where(i), tab_error);  // to the comment or end
             require(!names.empty(), where(at), ": the names list is empty");
             require_entry_end(path, lines, i + 1);
             return names;
@@ -322,6 +339,7 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
         }
         item += c;
       }
+      require(comment || quotes.quote || !has_tab(raw.substr(lead + line.size())), where(i), tab_error);
     }
     require(quotes.quote == 0, where(quote_line), ": unterminated quote in the names list (a ", quotes.quote,
             " opened on this line is never closed)");
@@ -334,9 +352,11 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
   bool dashes = false, keys = false;
   std::size_t indent = std::string::npos;  // the items', from the first
   for (std::size_t i = at + 1; i < lines.size(); ++i) {
-    const std::string_view item = trim(lines[i]);
-    if (item.empty() || item.front() == '#') continue;  // blank or comment line
     const std::size_t columns = indentation(lines[i]);
+    require(!has_tab(std::string_view(lines[i]).substr(0, columns)), where(i), tab_error);  // comment lines' too
+    const std::string_view text = std::string_view(lines[i]).substr(columns);  // with the blanks scalar() checks
+    const std::string_view item = trim(text);
+    if (item.empty() || item.front() == '#') continue;  // blank or comment line
     if (columns == 0 && item.front() != '-') {  // the entry ends
       require_entry_end(path, lines, i);
       break;
@@ -351,7 +371,7 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
               ": expected '- name' (a space after '-')");
       require(!keys, where(i), ": mixes '- name' and 'index: name' entries");
       dashes = true;
-      names.push_back(scalar(strip_comment(item.substr(1)), where(i), false));
+      names.push_back(scalar(strip_comment(text.substr(1)), where(i), false));
       continue;
     }
     const std::size_t colon = strip_comment(item).find(':');
@@ -360,11 +380,12 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
             "' (YAML reads it and the text right after it as one word)");
     require(!dashes, where(i), ": mixes '- name' and 'index: name' entries");
     keys = true;
+    require(!has_tab(item.substr(0, colon)), where(i), tab_error);
     const std::string key(trim(item.substr(0, colon)));
     require(!key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos, where(i),
             ": class index '", key, "' is not a non-negative integer");
     const long index = std::stol(key);
-    require(by_index.emplace(index, scalar(strip_comment(item.substr(colon + 1)), where(i), false)).second, where(i),
+    require(by_index.emplace(index, scalar(strip_comment(text.substr(colon + 1)), where(i), false)).second, where(i),
             ": class index ", index, " appears twice");
   }
   if (keys) {
@@ -403,7 +424,9 @@ inline void require_entry_end(const std::string& path, const std::vector<std::st
     } else if (std::string_view(lines[i]).substr(0, 3) == "nc:") {
       require(ends_key(lines[i], 2), path, ":", i + 1, ": expected a space after 'nc:' (YAML reads it and the text",
               " right after it as one word)");
-      const std::string value(trim(strip_comment(std::string_view(lines[i]).substr(3))));
+      const std::string_view value_text = strip_comment(std::string_view(lines[i]).substr(3));
+      require(!has_tab(value_text), path, ":", i + 1, tab_error);
+      const std::string value(trim(value_text));
       require(!value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == std::string::npos, path,
               ":", i + 1, ": 'nc:' must be a non-negative integer, got '", value, "'");
       nc = std::stol(value);
