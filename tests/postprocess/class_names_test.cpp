@@ -220,6 +220,11 @@ TEST_CASE("YOLOv5 dataset yaml: after the names entry comes the next key at the 
       {"afterflow2.yaml", "names: ['a',\n  b]\n\n# c\nfoo\n", ":5: after the names list"},
       {"afterkey.yaml", "names:\n  0: a\nnc 1\n", ":3: after the names list"},  // a key without its colon
       {"afterquoted.yaml", "names: [a]\n\"k: v\"\n", ":2: after the names list"},
+      {"afterbracket.yaml", "names:\n  - a\n]x: 1\n", ":3: after the names list"},
+      {"afterlistkey.yaml", "names: [a]\n[b]: 1\n", ":2: after the names list"},  // a list as a dict key
+      {"afterbar.yaml", "names:\n  0: a\n|: 1\n", ":3: after the names list"},
+      {"aftertab.yaml", "names: [a]\n\t\n# end\n", ":2: a tab outside quotes and comments"},
+      {"aftertab2.yaml", "names: [a]\n\n\t# end\nk: 1\n", ":3: a tab outside quotes and comments"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.file);
@@ -231,6 +236,7 @@ TEST_CASE("YOLOv5 dataset yaml: after the names entry comes the next key at the 
   CHECK(load_class_names(write("nextkey3.yaml", "names:\n  - a\n\"k: v\": 1\nk:\n")) == Names{"a"});
   CHECK(load_class_names(write("nextkey4.yaml", "names:\n- a\n? k\n")) == Names{"a"});
   CHECK(load_class_names(write("docend.yaml", "names: [a]\n...\n")) == Names{"a"});
+  CHECK(load_class_names(write("nextkey5.yaml", "names: [a]\n'[b]': 1\n!!str k: 1\n")) == Names{"a"});
 }
 
 TEST_CASE("YOLOv5 dataset yaml: a tab outside quotes and comments is refused, as PyYAML does") {

@@ -244,19 +244,24 @@ struct QuoteTracker {
   return colon + 1 == text.size() || text[colon + 1] == ' ' || text[colon + 1] == '\t' || text[colon + 1] == '\r';
 }
 
-// After the names entry YAML reads the next line that is not blank or a comment as the next key, at the left edge
-// (`key: value`, `key:`, `? key`), or as the end of the document (`...`). Anything else (`foo`, a stray `]`, a line
-// indented under a [...] list) is an error to YAML, not the end of the names.
+// After the names entry YAML reads the next line that is not blank or a comment as the next key at the left edge
+// (`key: value`, `key:`, `? key`), or as the end of the document (`...`). Anything else is an error to YAML, not the
+// end of the names: `foo`, a line indented under a [...] list, a key that starts with '[' or '{' (a list or map,
+// which cannot be a Python dict key) or with another indicator YAML refuses there (']', '|', '%', '@', ...), or a
+// tab in the indentation of the lines up to it.
 inline void require_entry_end(const std::string& path, const std::vector<std::string>& lines, std::size_t from) {
   for (std::size_t i = from; i < lines.size(); ++i) {
+    const std::size_t columns = indentation(lines[i]);
     const std::string_view text = trim(strip_comment(lines[i]));
+    require(!has_tab(std::string_view(lines[i]).substr(0, columns)), Where{path, i + 1}, tab_error);
     if (text.empty()) continue;
     bool key = text == "..." || text == "?" || text.substr(0, 2) == "? ";
     QuoteTracker quotes;  // a quoted key may hold ': '
     for (std::size_t j = 0; j < text.size() && !key; ++j)
       key = !quotes.feed(text[j]) && j > 0 && text[j] == ':' && ends_key(text, j);
-    require(key && indentation(lines[i]) == 0, Where{path, i + 1}, ": after the names list YAML expects the next key",
-            " ('key: value') at the left edge, and refuses this line");
+    require(key && columns == 0 && std::string_view("[]{},|>%@`").find(text.front()) == std::string_view::npos,
+            Where{path, i + 1}, ": after the names list YAML expects the next key ('key: value') at the left edge,",
+            " and refuses this line");
     return;
   }
 }
