@@ -414,6 +414,31 @@ TEST_CASE("the vector greedy pass removes exactly what the scalar one removes") 
   }
 }
 
+TEST_CASE("IoUs a few ulps from the threshold: the vector pass decides as the scalar one") {
+  // Box k = [0, 0, s, s] and 16 copies of box j = [a, 0, s + a, s] (a vector's worth for any width), j slid
+  // in steps of one ulp across IoU (s - a) / (s + a) == thr. A vector division that is not correctly
+  // rounded (xsimd 8.1.0's on 64-bit ARM) decided some of these the other way.
+  constexpr std::size_t n = 17;
+  for (float thr : {0.3f, 0.45f, 0.5f, 0.6f, 0.7f})
+    for (float s : {1.0f, 37.0f, 640.0f}) {
+      float a = s * (1 - thr) / (1 + thr);
+      for (int i = 0; i < 64; ++i) a = std::nextafter(a, 0.0f);
+      for (int i = 0; i < 128; ++i, a = std::nextafter(a, s)) {
+        std::vector<float> x1(n, a), y1(n, 0.0f), x2(n, s + a), y2(n, s), area(n);
+        x1[0] = 0, x2[0] = s;
+        for (std::size_t b = 0; b < n; ++b) area[b] = (x2[b] - x1[b]) * (y2[b] - y1[b]);
+        std::vector<std::uint32_t> id(n);
+        for (std::size_t b = 0; b < n; ++b) id[b] = static_cast<std::uint32_t>(b);
+        const nms_detail::Alive boxes{x1.data(), y1.data(), x2.data(), y2.data(), area.data(), id.data()};
+        const bool scalar = nms_detail::overlaps(boxes, 0, 1, thr);
+        CAPTURE(thr);
+        CAPTURE(s);
+        CAPTURE(a);
+        CHECK(nms_detail::suppress<DefaultArch>(boxes, 0, x1.size(), thr) == (scalar ? 1 : n));
+      }
+    }
+}
+
 TEST_CASE("invalid arguments are riformer::Error naming the problem") {
   const std::vector<float> pred(8, 0.5f);
   auto message = [&](const NmsOptions& o, int nc = 3, const float* p = nullptr, std::size_t rows = 1) {

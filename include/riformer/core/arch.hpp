@@ -43,6 +43,25 @@ constexpr int vector_floats() {
   else return 1;
 }
 
+// Whether xsimd's `/` on floats is not correctly rounded: xsimd 8.1.0 divides
+// on 64-bit ARM by a reciprocal estimate and two Newton steps, up to 2 ulp off
+// (40% of random quotients), which moved NMS's IoU across its threshold. There
+// kernels divide with exact_divide(); elsewhere (x86: divps) they keep `/`,
+// written as `if constexpr` at each division rather than in a wrapper, which
+// changed GCC's register and inlining choices on x86 (one function more).
+template <class Arch>
+inline constexpr bool kInexactDivide = std::is_base_of_v<xsimd::neon64, Arch>;
+
+// a / b lane by lane, correctly rounded like the scalar twins' division: A64's
+// vector divide, which GCC and Clang emit for `/` on the NEON register type.
+template <class Arch>
+[[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> exact_divide(xsimd::batch<float, Arch> a,
+                                                                                   xsimd::batch<float, Arch> b) {
+  static_assert(kInexactDivide<Arch>, "exact_divide: xsimd's `/` is exact on this architecture");
+  using Register = typename xsimd::batch<float, Arch>::register_type;
+  return static_cast<Register>(a) / static_cast<Register>(b);
+}
+
 // Alignment of every buffer the library allocates: a cache line, and enough for
 // aligned loads of the widest vector.
 inline constexpr std::size_t kBufferAlignment = 64;

@@ -64,7 +64,8 @@ template <class Arch>
   q = xsimd::fma(x2, q, B(-1.68282697438203e-03f));
   q = xsimd::fma(x2, q, B(-7.37332916720468e-03f));
   q = xsimd::fma(x2, q, B(-1.42647390514189e-02f));
-  return p / q;
+  if constexpr (kInexactDivide<Arch>) return exact_divide(p, q);
+  else return p / q;
 }
 
 template <class Arch>
@@ -98,7 +99,8 @@ template <class Arch>
 template <class Arch>
 [[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> silu(xsimd::batch<float, Arch> x) {
   using B = xsimd::batch<float, Arch>;
-  return x / (B(1.0f) + exp(-x));
+  if constexpr (kInexactDivide<Arch>) return exact_divide(x, B(1.0f) + exp(-x));
+  else return x / (B(1.0f) + exp(-x));
 }
 
 template <Activation Act, class Arch>

@@ -107,7 +107,8 @@ void decode_rows(std::span<const DetectLevel> levels, int nc, float* pred, Squas
 template <class Arch>
 [[nodiscard]] inline xsimd::batch<float, Arch> sigmoid_vector(xsimd::batch<float, Arch> x) {
   using B = xsimd::batch<float, Arch>;
-  return B(1.0f) / (B(1.0f) + xsimd::exp(-x));
+  if constexpr (kInexactDivide<Arch>) return exact_divide(B(1.0f), B(1.0f) + xsimd::exp(-x));
+  else return B(1.0f) / (B(1.0f) + xsimd::exp(-x));
 }
 
 // Scalar decode: the plain statement of the formula.

@@ -151,7 +151,10 @@ template <class Arch>
       const B w = xsimd::max(zero, xsimd::min(kx2, x2) - xsimd::max(kx1, x1));
       const B h = xsimd::max(zero, xsimd::min(ky2, y2) - xsimd::max(ky1, y1));
       const B inter = rounded<Arch>(w * h);
-      const auto gone = inter / ((karea + area) - inter) > t;
+      B iou;
+      if constexpr (kInexactDivide<Arch>) iou = exact_divide(inter, (karea + area) - inter);
+      else iou = inter / ((karea + area) - inter);
+      const auto gone = iou > t;
       if (xsimd::none(gone)) {
         if (out != j) {  // out < j: vectors do not overlap their destination's later reads
           x1.store_unaligned(a.x1 + out), y1.store_unaligned(a.y1 + out);
