@@ -2,6 +2,8 @@
 # Installs what building and testing riformer needs, from Debian 12's
 # repositories, the first time it is missing. Run by tools/run.sh and
 # tools/test.sh; safe to run again (it only checks when all is there).
+# Arguments are further packages to check for (tools/test_aarch64.sh's
+# cross compiler and qemu).
 set -euo pipefail
 
 riformer_packages=(
@@ -12,6 +14,7 @@ riformer_packages=(
   doctest-dev        # tests
   libstb-dev         # image reading and writing
   libbenchmark-dev   # benchmarks/
+  "$@"
 )
 
 missing=()
