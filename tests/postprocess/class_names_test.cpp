@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ struct Case {
   const char* text;
   const char* message;
 };
+
+// Each case's file is refused with a message that starts with its path and goes on with `message`.
+void check_refused(std::span<const Case> cases) {
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    const std::string p = write(c.file, c.text);
+    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
+  }
+}
 
 }  // namespace
 
@@ -187,11 +197,7 @@ TEST_CASE("YOLOv5 dataset yaml: block items indented alike") {
       {"shallower.yaml", "names:\n  - a\n - b\n", ":3: indented less"},
       {"shallower0.yaml", "names:\n  - a\n- b\n", ":3: indented less"},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.file);
-    const std::string p = write(c.file, c.text);
-    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
-  }
+  check_refused(cases);
   // Comment lines may be indented anyhow.
   CHECK(load_class_names(write("comments.yaml", "names:\n  - a\n# c\n      # d\n  - b\nnc: 2\n")) == Names{"a", "b"});
 }
@@ -204,11 +210,7 @@ TEST_CASE("YOLOv5 dataset yaml: a key's ':' is followed by a blank, or YAML read
       {"nospacekey0.yaml", "names:\n  0:a\n", ":2: expected a space after '0:'"},
       {"nospacenc.yaml", "nc:1\nnames: [a]\n", ":1: expected a space after 'nc:'"},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.file);
-    const std::string p = write(c.file, c.text);
-    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
-  }
+  check_refused(cases);
   CHECK(load_class_names(write("spacekey.yaml", "nc: 2\nnames: # c\n  0: a\n  1:  b:c\n")) == Names{"a", "b:c"});
 }
 
@@ -226,11 +228,7 @@ TEST_CASE("YOLOv5 dataset yaml: after the names entry comes the next key at the 
       {"aftertab.yaml", "names: [a]\n\t\n# end\n", ":2: a tab outside quotes and comments"},
       {"aftertab2.yaml", "names: [a]\n\n\t# end\nk: 1\n", ":3: a tab outside quotes and comments"},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.file);
-    const std::string p = write(c.file, c.text);
-    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
-  }
+  check_refused(cases);
   CHECK(load_class_names(write("nextkey.yaml", "names:\n  - a\n# c\nk: 1 # c\n")) == Names{"a"});
   CHECK(load_class_names(write("nextkey2.yaml", "names: [a]\n  # c\n\n'x y': 1\n")) == Names{"a"});
   CHECK(load_class_names(write("nextkey3.yaml", "names:\n  - a\n\"k: v\": 1\nk:\n")) == Names{"a"});
@@ -263,11 +261,7 @@ TEST_CASE("YOLOv5 dataset yaml: a tab outside quotes and comments is refused, as
       {"tabflowcomment.yaml", "names: [a,\t# c\n  b]\n", ":1: a tab"},
       {"tabnc.yaml", "nc:\t1\nnames: [a]\n", ":1: a tab"},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.file);
-    const std::string p = write(c.file, c.text);
-    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
-  }
+  check_refused(cases);
   // In quotes and comments a tab is text; at the ends of a line inside quotes it folds away with the line break.
   CHECK(load_class_names(write("tabquoted.yaml", "names: ['a\tb', 'c\t\n\t d'] # \tx\n")) == Names{"a\tb", "c d"});
   CHECK(load_class_names(write("tabquoted2.yaml", "names:\n  - 'a\tb'  # x\t\n  - \"\tc\"\n# \t\n")) ==
@@ -311,11 +305,7 @@ TEST_CASE("bytes that are not UTF-8, and the noncharacters U+FFFE and U+FFFF, ar
       {"fffe.yaml", "names: ['a\xEF\xBF\xBE']\n", ":1: byte 10 starts U+FFFE, a noncharacter YAML refuses"},
       {"ffff.txt", "a\xEF\xBF\xBF\n", ":1: byte 1 starts U+FFFF, a noncharacter YAML refuses"},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.file);
-    const std::string p = write(c.file, c.text);
-    CHECK(contains(error_message([&] { (void)load_class_names(p); }), p + c.message));
-  }
+  check_refused(cases);
   // Four-byte UTF-8, U+FFFD, and the code points at the edges of the ranges above are text, as to YAML.
   CHECK(load_class_names(write("utf8edge.yaml", "names: [\xF0\x9F\x90\xB1, \xEF\xBF\xBD, \xED\x9F\xBF, \xEE\x80\x80,"
                                                 " \xF4\x8F\xBF\xBF]\n")) ==
