@@ -53,7 +53,7 @@ template <class Arch>
 inline constexpr bool kInexactDivide = std::is_base_of_v<xsimd::neon64, Arch>;
 
 // a / b lane by lane, correctly rounded like the scalar twins' division: A64's
-// vector divide, which GCC and Clang emit for `/` on the NEON register type.
+// vector divide (fdiv), which GCC emits for `/` on the NEON register type.
 template <class Arch>
 [[nodiscard]] RIFORMER_ALWAYS_INLINE inline xsimd::batch<float, Arch> exact_divide(xsimd::batch<float, Arch> a,
                                                                                    xsimd::batch<float, Arch> b) {
