@@ -67,3 +67,34 @@ TEST_CASE("fusing is only chosen where the weights stay in cache") {
   CHECK(rk::fused_mlp_worthwhile(128, 512, 128));
   CHECK_FALSE(rk::fused_mlp_worthwhile(320, 1280, 320));
 }
+
+TEST_CASE("a fused MLP compiled for GELU and a linear output gives the same bits, and refuses the others") {
+  Context ctx(2);
+  const int m = 45, k = 64, h = 256;
+  const auto x0 = random_vector(static_cast<std::size_t>(m) * k, 31);
+  const auto w1 = random_vector(static_cast<std::size_t>(k) * h, 32, -0.3f, 0.3f);
+  const auto w2 = random_vector(static_cast<std::size_t>(h) * k, 33, -0.2f, 0.2f);
+  const auto p1 = rk::pack_matrix(w1.data(), nullptr, k, h);
+  const auto p2 = rk::pack_matrix(w2.data(), nullptr, h, k);
+  auto run = [&](auto mlp, rk::Activation act1, rk::GemmEpilogue ep) {
+    std::vector<float> y = x0;
+    mlp(act1, ep, y.data());
+    return y;
+  };
+  auto any = [&](rk::Activation act1, const rk::GemmEpilogue& ep, float* y) {
+    rk::fused_mlp(ctx, m, y, k, {}, p1, act1, p2, y, k, ep);
+  };
+  auto named = [&](rk::Activation act1, const rk::GemmEpilogue& ep, float* y) {
+    rk::fused_mlp<riformer::DefaultArch, rk::kOnlyGelu, rk::kLinearEpilogue>(ctx, m, y, k, {}, p1, act1, p2, y, k, ep);
+  };
+  const rk::GemmEpilogue residual{rk::Activation::none, true};
+  CHECK(run(named, rk::Activation::gelu, residual) == run(any, rk::Activation::gelu, residual));
+  CHECK(run(named, rk::Activation::gelu, residual) != x0);
+
+  std::vector<float> y = x0;
+  using riformer::testing::contains, riformer::testing::error_message;
+  CHECK(contains(error_message([&] { named(rk::Activation::silu, residual, y.data()); }), "activation SiLU was not compiled"));
+  CHECK(contains(error_message([&] { named(rk::Activation::gelu, {rk::Activation::gelu}, y.data()); }),
+                 "activation GELU was not compiled"));
+  CHECK(y == x0);
+}

@@ -172,6 +172,40 @@ TEST_CASE("gemm leaves rows outside m alone") {
   CHECK(riformer::testing::max_abs_diff(c.data(), ref.data(), m * n) < 1e-5);
 }
 
+TEST_CASE("a call compiled for some epilogues gives the same bits, and refuses the others") {
+  Context ctx(2);
+  const int m = 37, k = 45, n = 70;
+  const auto a = random_vector(m * k, 11);
+  const auto b = random_vector(k * n, 12), bias = random_vector(n, 13);
+  const auto c0 = random_vector(m * n, 14);
+  const auto packed = rk::pack_matrix(b.data(), bias.data(), k, n);
+  auto run = [&](auto gemm, const rk::GemmEpilogue& ep) {
+    std::vector<float> c = c0;
+    gemm(ep, c.data());
+    return c;
+  };
+  auto any = [&](const rk::GemmEpilogue& ep, float* c) { rk::gemm(ctx, m, a.data(), k, packed, c, n, ep); };
+  auto silu = [&](const rk::GemmEpilogue& ep, float* c) {
+    rk::gemm<riformer::DefaultArch, rk::kSiluEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
+  };
+  auto linear = [&](const rk::GemmEpilogue& ep, float* c) {
+    rk::gemm<riformer::DefaultArch, rk::kLinearEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
+  };
+  CHECK(run(silu, {rk::Activation::silu}) == run(any, {rk::Activation::silu}));
+  CHECK(run(linear, {rk::Activation::none, true}) == run(any, {rk::Activation::none, true}));
+  CHECK(run(linear, {rk::Activation::none, true}) != c0);
+
+  using riformer::testing::contains, riformer::testing::error_message;
+  std::vector<float> c = c0;
+  CHECK(contains(error_message([&] { silu({rk::Activation::gelu}, c.data()); }),
+                 "activation GELU was not compiled in for this call site"));
+  CHECK(contains(error_message([&] { silu({rk::Activation::silu, true}, c.data()); }),
+                 "a residual added after the SiLU activation was not compiled in"));
+  CHECK(contains(error_message([&] { linear({rk::Activation::silu}, c.data()); }), "activation SiLU was not compiled in"));
+  CHECK(contains(error_message([&] { any({static_cast<rk::Activation>(7)}, c.data()); }), "activation unknown"));
+  CHECK(c == c0);  // refused before writing anything
+}
+
 TEST_CASE("pack_matrix rejects empty matrices") {
   const float x = 1;
   CHECK_THROWS_AS(rk::pack_matrix(&x, nullptr, 0, 4), riformer::Error);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "riformer/core/arch.hpp"
+#include "riformer/core/error.hpp"
 
 namespace riformer::kernels {
 
@@ -14,19 +15,37 @@ enum class Activation { none, gelu, silu };
 [[nodiscard]] inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 [[nodiscard]] inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-// Calls f.template operator()<Act>() with `act` as a template argument: kernels
-// compile one inner loop per activation and pick it once per call.
-template <class F>
-void with_activation(Activation act, F&& f) {
-  switch (act) {
-    case Activation::gelu:
-      return f.template operator()<Activation::gelu>();
-    case Activation::silu:
-      return f.template operator()<Activation::silu>();
-    case Activation::none:
-      break;
+[[nodiscard]] constexpr const char* activation_name(Activation act) {
+  return act == Activation::none ? "none" : act == Activation::gelu ? "GELU" : act == Activation::silu ? "SiLU" : "unknown";
+}
+
+// The activations a kernel call can be asked for, fixed when it compiles.
+// Kernels compile one inner loop per activation (a GEMM micro-kernel is 6-19
+// KB with AVX-512, several per activation); a caller that names the one it
+// uses keeps the others out of the binary. All three by default.
+struct ActivationSet {
+  bool none = true, gelu = true, silu = true;
+
+  [[nodiscard]] constexpr bool has(Activation act) const {
+    return act == Activation::none ? none : act == Activation::gelu ? gelu : act == Activation::silu && silu;
   }
-  return f.template operator()<Activation::none>();
+};
+inline constexpr ActivationSet kOnlyNone{true, false, false};
+inline constexpr ActivationSet kOnlyGelu{false, true, false};
+inline constexpr ActivationSet kOnlySilu{false, false, true};
+
+// Calls f.template operator()<Act>() with `act` as a template argument: kernels
+// compile one inner loop per activation in `Allowed` and pick it once per call.
+// An activation outside `Allowed` is an error, never a silent substitute.
+template <ActivationSet Allowed = ActivationSet{}, class F>
+void with_activation(Activation act, F&& f) {
+  if constexpr (Allowed.gelu)
+    if (act == Activation::gelu) return f.template operator()<Activation::gelu>();
+  if constexpr (Allowed.silu)
+    if (act == Activation::silu) return f.template operator()<Activation::silu>();
+  if constexpr (Allowed.none)
+    if (act == Activation::none) return f.template operator()<Activation::none>();
+  fail("kernel call: activation ", activation_name(act), " was not compiled in for this call site");
 }
 
 template <Activation Act>

@@ -163,15 +163,16 @@ template <class Arch = DefaultArch>
   return gemm_stats_scratch_doubles<Arch>(out_pixels, cout);
 }
 
-// out (channels-last, pixel stride ldc) = epilogue(conv(in, w) + bias).
-template <class Arch = DefaultArch>
+// out (channels-last, pixel stride ldc) = epilogue(conv(in, w) + bias);
+// `Kinds`: the epilogues this call site can ask for (see EpilogueKinds).
+template <class Arch = DefaultArch, EpilogueKinds Kinds = kAnyEpilogue>
 void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
             std::size_t ldc, const GemmEpilogue& epilogue = {}) {
   require(g.accepts(in.height, in.width), "conv2d: a ", in.height, "x", in.width, " input is smaller than the ", g.kernel,
           "x", g.kernel, " kernel with padding ", g.pad);
   const int pixels = g.out_height(in.height) * g.out_width(in.width);
   if (g.is_pointwise() && in.channels_contiguous() && in.stride_y == static_cast<std::ptrdiff_t>(in.width) * in.stride_x) {
-    gemm<Arch>(ctx, pixels, in.data, static_cast<std::size_t>(in.stride_x), w, out, ldc, epilogue);
+    gemm<Arch, Kinds>(ctx, pixels, in.data, static_cast<std::size_t>(in.stride_x), w, out, ldc, epilogue);
     return;
   }
   const std::size_t k = static_cast<std::size_t>(g.kernel) * g.kernel * in.channels;
@@ -189,7 +190,7 @@ void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, cons
       reference::gemm(1, w.n, w.k, patch, k, w.weights.data(), w.bias.data(), out + static_cast<std::size_t>(p) * ldc, ldc, o);
     }
   } else {
-    detail::with_epilogue(epilogue, [&]<Activation Act, bool AddAfter>() {
+    detail::with_epilogue<Kinds>(epilogue, [&]<Activation Act, bool AddAfter>() {
       detail::conv2d_chunks<Arch, Act, AddAfter>(ctx, in, g, w, out, ldc, epilogue);
     });
   }

@@ -82,7 +82,9 @@ void fused_mlp_tiles(const Context& ctx, int m, const float* x, std::size_t ldx,
 // See the top of this file. `out` may equal `x` (then ldo must equal ldx);
 // otherwise they must not overlap. Without SIMD it runs the two products
 // through gemm() with `hidden_fallback` (m x w1.n floats) in between.
-template <class Arch = DefaultArch>
+// `Hidden`, `Kinds`: the activations of the hidden layer and the epilogues of
+// the output this call site can ask for (see EpilogueKinds).
+template <class Arch = DefaultArch, ActivationSet Hidden = ActivationSet{}, EpilogueKinds Kinds = kAnyEpilogue>
 void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const GemmPrologue& prologue,
                const PackedMatrix& w1, Activation act1, const PackedMatrix& w2, float* out, std::size_t ldo,
                const GemmEpilogue& epilogue, float* hidden_fallback = nullptr) {
@@ -99,8 +101,8 @@ void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const
                     (unaliased_stride(static_cast<std::size_t>(w1.k)) + unaliased_stride(static_cast<std::size_t>(w1.n))) <=
                 Context::kScratchFloats,
             "fused_mlp: a ", w1.k, " -> ", w1.n, " layer is too wide for the tile scratch; use gemm()");
-    with_activation(act1, [&]<Activation Act1>() {
-      detail::with_epilogue(epilogue, [&]<Activation Act2, bool AddAfter>() {
+    with_activation<Hidden>(act1, [&]<Activation Act1>() {
+      detail::with_epilogue<Kinds>(epilogue, [&]<Activation Act2, bool AddAfter>() {
         detail::fused_mlp_tiles<Arch, Act1, Act2, AddAfter>(ctx, m, x, ldx, prologue, w1, w2, out, ldo, epilogue);
       });
     });

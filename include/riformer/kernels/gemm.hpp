@@ -118,6 +118,22 @@ struct GemmEpilogue {
   ColumnStats stats{};
 };
 
+// The epilogues a call site can ask for, fixed when it compiles (template
+// argument `Kinds` of gemm, conv2d and fused_mlp): its activations, and
+// whether a residual may be added after one (accumulate with an activation).
+// Each of those compiles its own micro-kernels; a layer that names its kind
+// keeps the others out of the binary (in the S12 tool, 20 of the 40). A
+// residual without an activation is the accumulators' starting value and
+// needs no kernels of its own. Any epilogue by default.
+struct EpilogueKinds {
+  ActivationSet activations{};
+  bool add_after_activation = true;
+};
+inline constexpr EpilogueKinds kAnyEpilogue{};
+inline constexpr EpilogueKinds kLinearEpilogue{kOnlyNone, false};  // bias, residual, stats; no activation
+inline constexpr EpilogueKinds kGeluEpilogue{kOnlyGelu, false};
+inline constexpr EpilogueKinds kSiluEpilogue{kOnlySilu, false};
+
 // Weights up to this size stay in L2 (half of a 1 MiB one) from one row chunk
 // to the next; larger ones come from L3 or memory for every chunk.
 inline constexpr std::size_t kCachedWeightBytes = 512 * 1024;
@@ -328,14 +344,14 @@ inline double* task_partial_sums(const ColumnStats& stats, const ChunkTask& t, i
 
 // Calls f.template operator()<Act, AddAfter>() for the epilogue's activation.
 // Without an activation the residual is the accumulators' starting value; with
-// one it must be added after the activation.
-template <class F>
+// one it must be added after the activation. Only `Kinds` are compiled.
+template <EpilogueKinds Kinds, class F>
 void with_epilogue(const GemmEpilogue& ep, F&& f) {
-  with_activation(ep.act, [&]<Activation Act>() {
-    if (Act != Activation::none && ep.accumulate)
-      f.template operator()<Act, true>();
-    else
-      f.template operator()<Act, false>();
+  with_activation<Kinds.activations>(ep.act, [&]<Activation Act>() {
+    if (Act == Activation::none || !ep.accumulate) return f.template operator()<Act, false>();
+    if constexpr (Kinds.add_after_activation) return f.template operator()<Act, true>();
+    fail("kernel call: a residual added after the ", activation_name(Act),
+         " activation was not compiled in for this call site");
   });
 }
 
@@ -374,7 +390,8 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
 }  // namespace detail
 
 // C = epilogue(prologue(A) . B + bias); see the top of this file. `a` and `c` must not overlap.
-template <class Arch = DefaultArch>
+// `Kinds`: the epilogues this call site can ask for (see EpilogueKinds).
+template <class Arch = DefaultArch, EpilogueKinds Kinds = kAnyEpilogue>
 void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c, std::size_t ldc,
           const GemmEpilogue& epilogue = {}, const GemmPrologue& prologue = {}) {
   if (m <= 0) return;
@@ -387,7 +404,7 @@ void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const Pack
     reference::gemm(m, b.n, b.k, a, lda, b.weights.data(), b.bias.data(), c, ldc, o);
   } else {
     require(b.panel_width == GemmTiles<Arch>::NR, "gemm: matrix packed for another architecture");
-    detail::with_epilogue(epilogue, [&]<Activation Act, bool AddAfter>() {
+    detail::with_epilogue<Kinds>(epilogue, [&]<Activation Act, bool AddAfter>() {
       detail::gemm_chunks<Arch, Act, AddAfter>(ctx, m, a, lda, b, c, ldc, prologue, epilogue);
     });
   }

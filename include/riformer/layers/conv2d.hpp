@@ -27,10 +27,12 @@ class Conv2d {
   }
 
   // in: Cin channels; out: (out_h * out_w) pixels of Cout values, pixel stride ldc.
+  // nn.Conv2d has no activation: `epilogue` may add a residual and gather
+  // stats, and an activation in it is refused.
   void forward(const Context& ctx, const ImageView& in, float* out, std::size_t ldc,
                const kernels::GemmEpilogue& epilogue = {}) const {
     require(in.channels == Cin, "Conv2d: input has ", in.channels, " channels, expected ", Cin);
-    kernels::conv2d(ctx, in, kGeometry, packed_, out, ldc, epilogue);
+    kernels::conv2d<DefaultArch, kernels::kLinearEpilogue>(ctx, in, kGeometry, packed_, out, ldc, epilogue);
   }
 
  private:

@@ -68,7 +68,8 @@ class ConvBnSiLU {
   // in: Cin channels (any pixel stride); out: Cout values per pixel, pixel stride out_stride.
   void forward(const Context& ctx, const ImageView& in, float* out, std::size_t out_stride) const {
     require(in.channels == Cin, "ConvBnSiLU: input has ", in.channels, " channels, expected ", Cin);
-    kernels::conv2d(ctx, in, kGeometry, packed_, out, out_stride, {kernels::Activation::silu});
+    kernels::conv2d<DefaultArch, kernels::kSiluEpilogue>(ctx, in, kGeometry, packed_, out, out_stride,
+                                                          {kernels::Activation::silu});
   }
 
  private:

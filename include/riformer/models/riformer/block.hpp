@@ -110,13 +110,16 @@ class RIFormerBlock {
                                          {sums.sum, sums.sum_sq, stats_scratch}};
     const int rows = static_cast<int>(pixels);
     if constexpr (kFusedMlp) {
-      kernels::fused_mlp(ctx, rows, x, C, norm2, fc1_, kernels::Activation::gelu, fc2_, x, C, residual, hidden);
+      kernels::fused_mlp<DefaultArch, kernels::kOnlyGelu, kernels::kLinearEpilogue>(
+          ctx, rows, x, C, norm2, fc1_, kernels::Activation::gelu, fc2_, x, C, residual, hidden);
     } else {
       for (int i0 = 0; i0 < rows; i0 += kUnfusedBlockRows) {
         const int n = std::min(kUnfusedBlockRows, rows - i0);
         float* xb = x + static_cast<std::size_t>(i0) * C;
-        kernels::gemm(ctx, n, xb, C, fc1_, hidden, kHiddenStride, {kernels::Activation::gelu}, norm2);  // hidden: (n, Hidden)
-        kernels::gemm(ctx, n, hidden, kHiddenStride, fc2_, xb, C, residual);                             // x rows: (n, C)
+        kernels::gemm<DefaultArch, kernels::kGeluEpilogue>(ctx, n, xb, C, fc1_, hidden, kHiddenStride,
+                                                           {kernels::Activation::gelu}, norm2);  // hidden: (n, Hidden)
+        kernels::gemm<DefaultArch, kernels::kLinearEpilogue>(ctx, n, hidden, kHiddenStride, fc2_, xb, C,
+                                                             residual);  // x rows: (n, C)
       }
     }
   }

@@ -69,7 +69,7 @@ class Detect {
   void forward(const Context& ctx, int level, const ImageView& in, float* out) const {
     require(in.channels == kInputs[level] && in.channels_contiguous(), "Detect: level ", level, " input has ", in.channels,
             " channels, expected ", kInputs[level]);
-    kernels::gemm(ctx, in.height * in.width, in.data, static_cast<std::size_t>(in.stride_x), convs_[level], out,
+    kernels::gemm<DefaultArch, kernels::kLinearEpilogue>(ctx, in.height * in.width, in.data, static_cast<std::size_t>(in.stride_x), convs_[level], out,
                   static_cast<std::size_t>(stride_));
   }
 
