@@ -155,23 +155,24 @@ TEST_CASE("conv2d rejects inputs smaller than its kernel") {
   CHECK(riformer::testing::contains(msg, "2x2"));
 }
 
-TEST_CASE("a conv2d compiled for SiLU gives the same bits, and refuses another activation") {
+TEST_CASE_TEMPLATE("a conv2d compiled for SiLU gives the same bits, and refuses another activation", Arch,
+                   riformer::DefaultArch, xsimd::unavailable) {
   Context ctx(2);
   const rk::ConvGeometry g{3, 2, 1};
   const int h = 23, w = 30, cin = 16, cout = 40;
   const auto in = random_vector(static_cast<std::size_t>(h) * w * cin, 41);
   const auto wt = random_vector(static_cast<std::size_t>(cout) * cin * 9, 42), bias = random_vector(cout, 43);
-  const auto packed = rk::pack_conv_weights(wt.data(), bias.data(), cout, cin, 3);
+  const auto packed = rk::pack_conv_weights<Arch>(wt.data(), bias.data(), cout, cin, 3);
   const std::size_t outputs = static_cast<std::size_t>(g.out_height(h)) * g.out_width(w) * cout;
   const ImageView image = ImageView::hwc(in.data(), h, w, cin);
   std::vector<float> any(outputs), named(outputs, 7.0f);
-  rk::conv2d(ctx, image, g, packed, any.data(), cout, {rk::Activation::silu});
-  rk::conv2d<riformer::DefaultArch, rk::kSiluEpilogue>(ctx, image, g, packed, named.data(), cout, {rk::Activation::silu});
+  rk::conv2d<Arch>(ctx, image, g, packed, any.data(), cout, {rk::Activation::silu});
+  rk::conv2d<Arch, rk::kSiluEpilogue>(ctx, image, g, packed, named.data(), cout, {rk::Activation::silu});
   CHECK(named == any);
 
   std::vector<float> out(outputs, 7.0f);
   const std::string msg = riformer::testing::error_message(
-      [&] { rk::conv2d<riformer::DefaultArch, rk::kSiluEpilogue>(ctx, image, g, packed, out.data(), cout, {}); });
+      [&] { rk::conv2d<Arch, rk::kSiluEpilogue>(ctx, image, g, packed, out.data(), cout, {}); });
   CHECK(riformer::testing::contains(msg, "activation none was not compiled in"));
   CHECK(std::all_of(out.begin(), out.end(), [](float v) { return v == 7.0f; }));
 }

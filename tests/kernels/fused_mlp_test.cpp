@@ -97,4 +97,19 @@ TEST_CASE("a fused MLP compiled for GELU and a linear output gives the same bits
   CHECK(contains(error_message([&] { named(rk::Activation::gelu, {rk::Activation::gelu}, y.data()); }),
                  "activation GELU was not compiled"));
   CHECK(y == x0);
+
+  // The scalar target (no SIMD), which runs two gemm() calls, refuses the same.
+  std::vector<float> hidden(static_cast<std::size_t>(m) * h);
+  const auto q1 = rk::pack_matrix<xsimd::unavailable>(w1.data(), nullptr, k, h);
+  const auto q2 = rk::pack_matrix<xsimd::unavailable>(w2.data(), nullptr, h, k);
+  auto scalar = [&](rk::Activation act1, const rk::GemmEpilogue& ep) {
+    rk::fused_mlp<xsimd::unavailable, rk::kOnlyGelu, rk::kLinearEpilogue>(ctx, m, y.data(), k, {}, q1, act1, q2, y.data(),
+                                                                         k, ep, hidden.data());
+  };
+  CHECK(contains(error_message([&] { scalar(rk::Activation::silu, residual); }), "activation SiLU was not compiled"));
+  CHECK(contains(error_message([&] { scalar(rk::Activation::gelu, {rk::Activation::gelu}); }),
+                 "activation GELU was not compiled"));
+  CHECK(y == x0);
+  scalar(rk::Activation::gelu, residual);
+  CHECK(riformer::testing::max_abs_diff(y, run(named, rk::Activation::gelu, residual)) < 1e-4);
 }

@@ -172,24 +172,25 @@ TEST_CASE("gemm leaves rows outside m alone") {
   CHECK(riformer::testing::max_abs_diff(c.data(), ref.data(), m * n) < 1e-5);
 }
 
-TEST_CASE("a call compiled for some epilogues gives the same bits, and refuses the others") {
+TEST_CASE_TEMPLATE("a call compiled for some epilogues gives the same bits, and refuses the others", Arch,
+                   riformer::DefaultArch, xsimd::unavailable) {
   Context ctx(2);
   const int m = 37, k = 45, n = 70;
   const auto a = random_vector(m * k, 11);
   const auto b = random_vector(k * n, 12), bias = random_vector(n, 13);
   const auto c0 = random_vector(m * n, 14);
-  const auto packed = rk::pack_matrix(b.data(), bias.data(), k, n);
+  const auto packed = rk::pack_matrix<Arch>(b.data(), bias.data(), k, n);
   auto run = [&](auto gemm, const rk::GemmEpilogue& ep) {
     std::vector<float> c = c0;
     gemm(ep, c.data());
     return c;
   };
-  auto any = [&](const rk::GemmEpilogue& ep, float* c) { rk::gemm(ctx, m, a.data(), k, packed, c, n, ep); };
+  auto any = [&](const rk::GemmEpilogue& ep, float* c) { rk::gemm<Arch>(ctx, m, a.data(), k, packed, c, n, ep); };
   auto silu = [&](const rk::GemmEpilogue& ep, float* c) {
-    rk::gemm<riformer::DefaultArch, rk::kSiluEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
+    rk::gemm<Arch, rk::kSiluEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
   };
   auto linear = [&](const rk::GemmEpilogue& ep, float* c) {
-    rk::gemm<riformer::DefaultArch, rk::kLinearEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
+    rk::gemm<Arch, rk::kLinearEpilogue>(ctx, m, a.data(), k, packed, c, n, ep);
   };
   CHECK(run(silu, {rk::Activation::silu}) == run(any, {rk::Activation::silu}));
   CHECK(run(linear, {rk::Activation::none, true}) == run(any, {rk::Activation::none, true}));

@@ -3,8 +3,8 @@
 // bad key, bad shape, bad size) is reported as riformer::Error with a message that
 // names what was wrong and where; nothing is reported by crashing or by asserting.
 
-#include <sstream>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>

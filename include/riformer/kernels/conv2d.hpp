@@ -182,6 +182,7 @@ void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, cons
   require(!epilogue.stats.sum || (epilogue.stats.sum_sq && epilogue.stats.scratch), "conv2d: column stats need sum_sq and scratch");
   if constexpr (!kIsSimd<Arch>) {
     // No SIMD unit: unroll one pixel at a time and multiply with the scalar GEMM.
+    detail::require_compiled_in<Kinds>(epilogue);
     float* patch = ctx.scratch(0);
     const reference::GemmOptions o{nullptr, nullptr, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
                                    epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};

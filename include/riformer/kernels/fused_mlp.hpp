@@ -94,6 +94,8 @@ void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const
   require((prologue.scale == nullptr) == (prologue.shift == nullptr), "fused_mlp: the prologue needs both scale and shift");
   if constexpr (!kIsSimd<Arch>) {
     require(hidden_fallback != nullptr, "fused_mlp: the scalar fallback needs a hidden buffer");
+    detail::require_compiled_in<EpilogueKinds{Hidden, false}>({act1});
+    detail::require_compiled_in<Kinds>(epilogue);
     gemm<Arch>(ctx, m, x, ldx, w1, hidden_fallback, static_cast<std::size_t>(w1.n), {act1}, prologue);
     gemm<Arch>(ctx, m, hidden_fallback, static_cast<std::size_t>(w1.n), w2, out, ldo, epilogue);
   } else {

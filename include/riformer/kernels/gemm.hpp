@@ -355,6 +355,13 @@ void with_epilogue(const GemmEpilogue& ep, F&& f) {
   });
 }
 
+// Refuses an epilogue outside `Kinds` as with_epilogue does, for the scalar
+// paths, which have nothing to dispatch: a call behaves the same on every target.
+template <EpilogueKinds Kinds>
+void require_compiled_in(const GemmEpilogue& ep) {
+  with_epilogue<Kinds>(ep, []<Activation, bool>() {});
+}
+
 template <class Arch, Activation Act, bool AddAfter>
 void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
                  std::size_t ldc, const GemmPrologue& pro, const GemmEpilogue& ep) {
@@ -399,6 +406,7 @@ void gemm(const Context& ctx, int m, const float* a, std::size_t lda, const Pack
   require((prologue.scale == nullptr) == (prologue.shift == nullptr), "gemm: the prologue needs both scale and shift");
   if constexpr (!kIsSimd<Arch>) {
     // No SIMD unit: panels are one column wide, i.e. b is stored k x n row-major.
+    detail::require_compiled_in<Kinds>(epilogue);
     reference::GemmOptions o{prologue.scale, prologue.shift, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
                              epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
     reference::gemm(m, b.n, b.k, a, lda, b.weights.data(), b.bias.data(), c, ldc, o);
