@@ -25,10 +25,6 @@ enum class Activation { none, gelu, silu };
 // uses keeps the others out of the binary. All three by default.
 struct ActivationSet {
   bool none = true, gelu = true, silu = true;
-
-  [[nodiscard]] constexpr bool has(Activation act) const {
-    return act == Activation::none ? none : act == Activation::gelu ? gelu : act == Activation::silu && silu;
-  }
 };
 inline constexpr ActivationSet kOnlyNone{true, false, false};
 inline constexpr ActivationSet kOnlyGelu{false, true, false};
