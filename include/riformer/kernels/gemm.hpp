@@ -122,9 +122,9 @@ struct GemmEpilogue {
 // argument `Kinds` of gemm, conv2d and fused_mlp): its activations, and
 // whether a residual may be added after one (accumulate with an activation).
 // Each of those compiles its own micro-kernels; a layer that names its kind
-// keeps the others out of the binary (in the S12 tool, 20 of the 40). A
-// residual without an activation is the accumulators' starting value and
-// needs no kernels of its own. Any epilogue by default.
+// keeps the others out of the binary. A residual without an activation is
+// the accumulators' starting value and needs no kernels of its own. Any
+// epilogue by default.
 struct EpilogueKinds {
   ActivationSet activations{};
   bool add_after_activation = true;
