@@ -149,19 +149,21 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   // end. GEMMs with many rows and a short depth, whose output leaves the
   // caches, gained most (Zen 4, 1 thread: 6400 x 64 x 256 from 69-77% of the
   // peak to 83-87%). With AVX-512, whose tile asks for 28 lines, row r's
-  // lines are asked for at depth step 2r rather than all at once, which keeps
+  // lines are asked for at depth step r rather than all at once, which keeps
   // the core's miss buffers free for the loads of A and B: a further 2-5% on
-  // most such shapes. AVX2's tile asks for 6, and spread out they came too
-  // late (the S12 detector 2-3% slower). (One tile ahead did not help.)
+  // most such shapes. (At step 2r, as first written, GCC 12 spilled
+  // accumulators in the loop that asks; one row a step runs without spills and
+  // was 2-7% faster on every shape tried, 49 to 25600 rows, depth 64 to 320.)
+  // AVX2's tile asks for 6, and spread out they came too late (the S12
+  // detector 2-3% slower). (One tile ahead did not help.)
   constexpr bool kSpreadPrefetches = MR * NR * sizeof(float) / 64 > 12;
-  constexpr int kStepsPerPrefetch = 2;
   auto prefetch_c_row = [&](int r) RIFORMER_ALWAYS_INLINE {
     __builtin_prefetch(dst + r * ld, 1, 3);
     __builtin_prefetch(dst + r * ld + NR - 1, 1, 3);
   };
   // Rows whose lines are asked for in the depth loop; the others, at once.
   const int run = Segmented ? k / segments : k;  // depth steps before the rows jump (a conv's kernel row)
-  const int spread_rows = kSpreadPrefetches && start == TileStart::zero ? std::min(run / kStepsPerPrefetch, rows) : 0;
+  const int spread_rows = kSpreadPrefetches && start == TileStart::zero ? std::min(run, rows) : 0;
   if (start == TileStart::zero)
     for (int r = spread_rows; r < rows; ++r) prefetch_c_row(r);
   const float* row[MR];
@@ -176,7 +178,14 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     }
   });
 
-  // One step of the depth: value p of every row times the panel's next NR weights.
+  // One step of the depth: value p of every row times the panel's next NR
+  // weights. Rows go in pairs (two broadcasts live at once) and the loops below
+  // end on the panel pointer, not on a count. Both keep GCC 12 from parking one
+  // of the 14 row pointers in the one vector register the AVX-512 tile leaves
+  // free and moving it back every step: that move takes a turn of the FMA
+  // pipes, and cost the tile 3% of its speed on Zen 4 (operands in L1, depth
+  // 320 to 1024: 97% of the FMA peak against 100%). benchmarks/hot_loops.py
+  // lists a binary's micro-kernel loops and any such moves in them.
   auto depth_step = [&](int p) RIFORMER_ALWAYS_INLINE {
     if constexpr (FetchNext) {
       __builtin_prefetch(next_panel, 0, 2);
@@ -185,25 +194,34 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     }
     const B b0 = B::load_aligned(bp);
     const B b1 = B::load_aligned(bp + L);
-    unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE {
-      const B av(row[r][p]);
+    auto multiply_add = [&](int r, const B& av) RIFORMER_ALWAYS_INLINE {
       acc[r][0] = xsimd::fma(av, b0, acc[r][0]);
       acc[r][1] = xsimd::fma(av, b1, acc[r][1]);
+    };
+    unroll<MR / 2>([&](auto h) RIFORMER_ALWAYS_INLINE {
+      const B av0(row[2 * h][p]), av1(row[2 * h + 1][p]);
+      multiply_add(2 * h, av0);
+      multiply_add(2 * h + 1, av1);
     });
+    if constexpr (MR % 2 == 1) multiply_add(MR - 1, B(row[MR - 1][p]));
     bp += NR;
+  };
+  // Steps [from, to) of the depth.
+  auto depth_steps = [&](int from, int to) RIFORMER_ALWAYS_INLINE {
+    for (const float* const end = bp + static_cast<std::ptrdiff_t>(to - from) * NR; bp != end; ++from) depth_step(from);
   };
   // The first run asks for C's lines as it goes; a segmented depth runs on
   // from where each row's next kernel row starts.
   int p = 0;
-  for (int r = 0; r < spread_rows; ++r) {
-    prefetch_c_row(r);
-    for (int q = 0; q < kStepsPerPrefetch; ++q, ++p) depth_step(p);
+  for (; p < spread_rows; ++p) {
+    prefetch_c_row(p);
+    depth_step(p);
   }
-  for (; p < run; ++p) depth_step(p);
+  depth_steps(p, run);
   if constexpr (Segmented) {
     for (int s = 1; s < segments; ++s) {
       unroll<MR>([&](auto r) RIFORMER_ALWAYS_INLINE { row[r] += segment_step; });
-      for (int q = 0; q < run; ++q) depth_step(q);
+      depth_steps(0, run);
     }
   }
 
