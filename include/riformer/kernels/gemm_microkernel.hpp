@@ -153,7 +153,8 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   // the core's miss buffers free for the loads of A and B: a further 2-5% on
   // most such shapes. (At step 2r, as first written, GCC 12 spilled
   // accumulators in the loop that asks; one row a step runs without spills and
-  // was 2-7% faster on every shape tried, 49 to 25600 rows, depth 64 to 320.)
+  // was 1-7% faster on each of the 7 shapes tried: 784 to 25600 rows, depth
+  // 64 to 320.)
   // AVX2's tile asks for 6, and spread out they came too late (the S12
   // detector 2-3% slower). (One tile ahead did not help.)
   constexpr bool kSpreadPrefetches = MR * NR * sizeof(float) / 64 > 12;
