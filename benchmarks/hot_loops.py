@@ -95,14 +95,14 @@ def main():
         return 0 if len(sys.argv) >= 2 else 2
     found = 0
     for binary in sys.argv[1:]:
+        kernels = [(name, body) for name, body in functions(binary)
+                   if name.startswith("void " + KERNEL) or name.startswith(KERNEL)]
         print(f"# {binary}")
         print("| micro_tile<arch, activation, add after, rows, fetch next, segmented> | loop at | instructions | FMAs "
               "| stack accesses | vector-to-GPR moves |")
         print("|---|---|---|---|---|---|")
         loops = 0
-        for name, body in functions(binary):
-            if not name.startswith("void " + KERNEL) and not name.startswith(KERNEL):
-                continue
+        for name, body in kernels:
             for target, loop, fmas in depth_loops(body):
                 moves = sum(bool(VECTOR_TO_GPR.search(text)) for text in loop)
                 stack = sum("(%rsp)" in text for text in loop)
