@@ -11,8 +11,8 @@ and its moves from a vector register to a general one (`vmovq %xmm, %r64`).
 
 Why: the AVX-512 tile keeps 14 row pointers live, more than the general
 registers left, and GCC may park one in the single vector register the tile
-leaves free. Moving it back every step takes a turn of the FMA pipes, and cost
-the tile 3% of its speed on Zen 4 (gemm_microkernel.hpp). Stack reloads cost
+leaves free. Moving it back every step (most likely on a pipe the FMAs need)
+cost the tile 3% of its speed on Zen 4 (gemm_microkernel.hpp). Stack reloads cost
 nothing measurable. Exits with status 1 when any depth loop has such a move,
 so a compiler or flag change that brings it back is seen at once.
 

@@ -183,8 +183,8 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   // weights. Rows go in pairs (two broadcasts live at once) and the loops below
   // end on the panel pointer, not on a count. Both keep GCC 12 from parking one
   // of the 14 row pointers in the one vector register the AVX-512 tile leaves
-  // free and moving it back every step: that move takes a turn of the FMA
-  // pipes, and cost the tile 3% of its speed on Zen 4 (operands in L1, depth
+  // free and moving it back every step (most likely on a pipe the FMAs
+  // need): that cost the tile 3% of its speed on Zen 4 (operands in L1, depth
   // 320 to 1024: 97% of the FMA peak against 100%). benchmarks/hot_loops.py
   // lists a binary's micro-kernel loops and any such moves in them.
   auto depth_step = [&](int p) RIFORMER_ALWAYS_INLINE {
