@@ -32,7 +32,7 @@ inline double fma_peak_gflops(int threads, double seconds = 0.3) {
       long long iterations = 0;
       while (std::chrono::steady_clock::now() - start < std::chrono::duration<double>(seconds)) {
         for (int rep = 0; rep < 1024; ++rep)
-          for (int i = 0; i < kAccumulators; ++i) acc[i] = xsimd::fma(acc[i], a, b);
+          for (int i = 0; i < kAccumulators; ++i) acc[i] = fmadd(acc[i], a, b);
         iterations += 1024;
       }
       float sink = 0;

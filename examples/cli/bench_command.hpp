@@ -39,7 +39,8 @@ inline constexpr const char* kBenchSummary = "Times the detector and its parts; 
 template <class List>
 int run_bench(const Parsed& args) {
   DetectorChoice choice = choose_detector(args);
-  const auto [height, width] = image_size(args, 640);
+  const std::pair<int, int> size = image_size(args, 640);  // (Clang 14 cannot capture structured bindings)
+  const int height = size.first, width = size.second;
   const int threads = thread_count(args);
   const int runs = static_cast<int>(args.integer("runs", 10, 1, 100000));
   const int nc = static_cast<int>(args.integer("nc", 80, 1, 100000));

@@ -184,7 +184,8 @@ int run_detect(const Parsed& args) {
   require(args.has("source"), "--source is required: an image or a folder of images");
   const std::vector<std::filesystem::path> images = list_images(args.text("source"));
   DetectorChoice choice = choose_detector(args);
-  const auto [height, width] = image_size(args, 640);
+  const std::pair<int, int> size = image_size(args, 640);  // (Clang 14 cannot capture structured bindings)
+  const int height = size.first, width = size.second;
   const int threads = thread_count(args);
   const std::filesystem::path out_dir = args.text("out", "runs/detect");
   require(!args.flag("save-conf") || args.flag("save-txt"),

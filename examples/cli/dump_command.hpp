@@ -52,7 +52,8 @@ template <class List>
 int run_dump(const Parsed& args) {
   require(args.has("input") && args.has("out"), "--input and --out are required");
   NpyArray x = read_npy(args.text("input"));
-  const auto [h, w] = npy_image_size(x, args.text("input"));
+  const std::pair<int, int> size = npy_image_size(x, args.text("input"));  // (Clang 14 cannot capture structured bindings)
+  const int h = size.first, w = size.second;
   check_input_kept(args.text("input"), args.text("out"), kDumpFiles);
   DetectorChoice choice = choose_detector(args);
   const std::filesystem::path dir = args.text("out");

@@ -180,7 +180,9 @@ TEST_CASE("dump and backbone refuse an --input under the name of every file they
   REQUIRE(run({"dump", "--input", input.string(), "--out", dump_out.string()}).code == 0);
   REQUIRE(run({"backbone", "--input", input.string(), "--runs", "1", "--out", backbone_out.string()}).code == 0);
   const std::pair<std::string, fs::path> commands[] = {{"dump", dump_out}, {"backbone", backbone_out}};
-  for (const auto& [command, out] : commands) {
+  for (const auto& command_and_out : commands) {
+    const std::string& command = command_and_out.first;  // (INFO captures it: no structured binding for Clang 14)
+    const fs::path& out = command_and_out.second;
     std::vector<fs::path> written;
     for (const fs::directory_entry& e : fs::directory_iterator(out)) written.push_back(e.path());
     CHECK(written.size() == (command == "dump" ? 9u : 4u));

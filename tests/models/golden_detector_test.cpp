@@ -81,7 +81,9 @@ Errors check_fixture(ParamSource& source, const SafetensorsFile& golden, int nc,
 
   // NMS on our own predictions keeps PyTorch's rows (as a set: see detection_rows.hpp),
   // and so does NMS straight from the head, as detect() runs it.
-  for (const auto& [name, conf] : {std::pair<std::string, std::string>{"nms", "conf_thres"}, {"nms_mid", "nms_mid_conf_thres"}}) {
+  for (const auto& name_and_conf : {std::pair<std::string, std::string>{"nms", "conf_thres"}, {"nms_mid", "nms_mid_conf_thres"}}) {
+    const std::string& name = name_and_conf.first;  // (INFO captures it: no structured binding for Clang 14)
+    const std::string& conf = name_and_conf.second;
     NmsOptions options;
     options.conf_thres = std::stof(golden.metadata().at(conf));
     NmsWorkspace ws;

@@ -68,17 +68,17 @@ template <class Arch>
   using B = xsimd::batch<float, Arch>;
   const B x = xsimd::max(xsimd::min(a, B(4.0f)), B(-4.0f));
   const B x2 = x * x;
-  B p = xsimd::fma(x2, B(-2.72614225801306e-10f), B(2.77068142495902e-08f));
-  p = xsimd::fma(x2, p, B(-2.10102402082508e-06f));
-  p = xsimd::fma(x2, p, B(-5.69250639462346e-05f));
-  p = xsimd::fma(x2, p, B(-7.34990630326855e-04f));
-  p = xsimd::fma(x2, p, B(-2.95459980854025e-03f));
-  p = xsimd::fma(x2, p, B(-1.60960333262415e-02f));
+  B p = fmadd(x2, B(-2.72614225801306e-10f), B(2.77068142495902e-08f));
+  p = fmadd(x2, p, B(-2.10102402082508e-06f));
+  p = fmadd(x2, p, B(-5.69250639462346e-05f));
+  p = fmadd(x2, p, B(-7.34990630326855e-04f));
+  p = fmadd(x2, p, B(-2.95459980854025e-03f));
+  p = fmadd(x2, p, B(-1.60960333262415e-02f));
   p = p * x;
-  B q = xsimd::fma(x2, B(-1.45660718464996e-05f), B(-2.13374055278905e-04f));
-  q = xsimd::fma(x2, q, B(-1.68282697438203e-03f));
-  q = xsimd::fma(x2, q, B(-7.37332916720468e-03f));
-  q = xsimd::fma(x2, q, B(-1.42647390514189e-02f));
+  B q = fmadd(x2, B(-1.45660718464996e-05f), B(-2.13374055278905e-04f));
+  q = fmadd(x2, q, B(-1.68282697438203e-03f));
+  q = fmadd(x2, q, B(-7.37332916720468e-03f));
+  q = fmadd(x2, q, B(-1.42647390514189e-02f));
   if constexpr (kInexactDivide<Arch>) return exact_divide(p, q);
   else return p / q;
 }
@@ -99,14 +99,14 @@ template <class Arch>
   using B = xsimd::batch<float, Arch>;
   x = xsimd::max(xsimd::min(x, B(88.7f)), B(-87.3f));
   const B n = xsimd::nearbyint(x * B(1.44269504088896341f));
-  B r = xsimd::fma(n, B(-0.693359375f), x);  // ln2, high part: n * it is exact
-  r = xsimd::fma(n, B(2.12194440e-4f), r);   // ln2, low part
-  B p = xsimd::fma(r, B(1.0f / 720), B(1.0f / 120));
-  p = xsimd::fma(p, r, B(1.0f / 24));
-  p = xsimd::fma(p, r, B(1.0f / 6));
-  p = xsimd::fma(p, r, B(0.5f));
-  p = xsimd::fma(p, r, B(1.0f));
-  p = xsimd::fma(p, r, B(1.0f));
+  B r = fmadd(n, B(-0.693359375f), x);  // ln2, high part: n * it is exact
+  r = fmadd(n, B(2.12194440e-4f), r);   // ln2, low part
+  B p = fmadd(r, B(1.0f / 720), B(1.0f / 120));
+  p = fmadd(p, r, B(1.0f / 24));
+  p = fmadd(p, r, B(1.0f / 6));
+  p = fmadd(p, r, B(0.5f));
+  p = fmadd(p, r, B(1.0f));
+  p = fmadd(p, r, B(1.0f));
   const auto two_n = (xsimd::to_int(n) + 127) << 23;  // 2^n as float bits
   return p * xsimd::bitwise_cast<B>(two_n);
 }

@@ -24,7 +24,7 @@ RIFORMER_ALWAYS_INLINE inline void affine_rows(const float* a, std::size_t lda, 
     if constexpr (kIsSimd<Arch>) {
       using B = xsimd::batch<float, Arch>;
       for (; j + static_cast<int>(B::size) <= k; j += B::size)
-        xsimd::fma(B::load_unaligned(src + j), B::load_unaligned(scale + j), B::load_unaligned(shift + j))
+        fmadd(B::load_unaligned(src + j), B::load_unaligned(scale + j), B::load_unaligned(shift + j))
             .store_unaligned(dst + j);
     }
     for (; j < k; ++j) dst[j] = src[j] * scale[j] + shift[j];

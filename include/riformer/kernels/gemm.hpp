@@ -226,11 +226,13 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
       std::size_t ld = lda;
       int segments = 1;
       std::ptrdiff_t step = 0;
-      if constexpr (kInPlace) {
-        src = direct.tile_start[t / MR];
-        ld = direct.lda;
-        segments = direct.segments;
-        step = direct.segment_step;
+      if constexpr (Direct::kAny) {  // (nested: Clang checks `direct`'s members in a discarded branch otherwise)
+        if constexpr (kInPlace) {
+          src = direct.tile_start[t / MR];
+          ld = direct.lda;
+          segments = direct.segments;
+          step = direct.segment_step;
+        }
       }
       if (left <= kHalf)  // a short last tile: half the height, half the wasted work
         micro_tile<Arch, Act, AddAfter, kHalf, kFetch, kInPlace>(b.k, src, ld, left, b.panel(p), ct, ldc, cols, start,
