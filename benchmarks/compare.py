@@ -17,8 +17,10 @@ in the detector, every BatchNorm fused into its convolution.
 
 usage: /usr/bin/python3 benchmarks/compare.py [--model detector|backbone] [--arch s12]
            [--sizes 640] [--threads 1 2] [--rounds 3] [--runs 10] [--peers onnxruntime pytorch]
-Needs /usr/bin/python3 with python3-torch, node and npm; installs onnxruntime-node into
-benchmarks/onnxruntime/node_modules on first use and builds //examples:riformer.
+Installs on first use what it needs (apt: python3-torch, Node.js and npm where the machine
+has none, the build tools; npm: onnxruntime-node into benchmarks/onnxruntime/node_modules),
+re-runs itself under /usr/bin/python3 (Debian's torch) if started by another python3, and
+builds //examples:riformer.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,7 +43,16 @@ ORT_DIR = os.path.join(HERE, "onnxruntime")
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "riformer-bench")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 
-import torch  # noqa: E402
+import peer_setup  # noqa: E402  (same folder)
+
+# Node.js only where the machine has none of its own (Debian's is 18).
+PEER_PACKAGES = ["python3-torch"] + ([] if shutil.which("node") and shutil.which("npm") else ["nodejs", "npm"])
+try:
+    import torch  # noqa: E402
+except ModuleNotFoundError:  # a fresh machine, or an interpreter that is not Debian's
+    peer_setup.ensure_packages(PEER_PACKAGES)
+    peer_setup.ensure_system_python()
+    import torch  # noqa: E402
 from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: E402
 
 import riformer_ref  # noqa: E402
@@ -62,6 +74,7 @@ def deployed_pytorch_model(model: str, arch: str) -> torch.nn.Module:
 
 
 def ensure_library() -> str:
+    peer_setup.ensure_packages(PEER_PACKAGES)  # Bazel and Node.js too
     subprocess.run(["bazel", "build", "//examples:riformer"], cwd=ROOT, check=True, capture_output=True)
     return os.path.join(ROOT, "bazel-bin", "examples", "riformer")
 

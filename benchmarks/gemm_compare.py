@@ -7,7 +7,7 @@ and prints a Markdown table of median GFLOP/s, percent of the FMA peak
 measured in the same run, and the ratios to the peers.
 
 usage: python3 benchmarks/gemm_compare.py [--threads 1 2] [--repetitions 5] [--min-time 0.2] [--filter REGEX]
-Installs libdnnl-dev and libopenblas-dev on first use (apt; root or sudo).
+Installs libdnnl-dev, libopenblas-dev and the build tools on first use (apt; root or sudo).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,19 +25,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_PACKAGES = ["libdnnl-dev", "libopenblas-dev"]
 
-
-def ensure_peer_packages() -> None:
-    missing = [p for p in PEER_PACKAGES
-               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True)
-               .stdout.find("install ok installed") < 0]
-    if not missing:
-        return
-    print(f"# installing {' '.join(missing)} (first run only)", file=sys.stderr)
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing, check=True, env=env,
-                   capture_output=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_setup  # noqa: E402  (same folder)
 
 
 def build() -> str:
@@ -79,9 +67,7 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=0.2)
     parser.add_argument("--filter", default="", help="regex on the shape name, e.g. 's-stage0'")
     args = parser.parse_args()
-    if not shutil.which("bazel"):
-        sys.exit("bazel not found: run tools/test.sh once (it installs the build tools)")
-    ensure_peer_packages()
+    peer_setup.ensure_packages(PEER_PACKAGES)
     report, peak_line = run(build(), args)
     med = medians(report)
     peaks = [float(x) for x in re.findall(r"([\d.]+) GFLOP/s", peak_line)]
