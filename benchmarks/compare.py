@@ -84,8 +84,7 @@ def ensure_onnxruntime() -> None:
         return
     print("# installing onnxruntime-node (first run only)", file=sys.stderr)
     env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")  # CPU binaries only, no CUDA download
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-package-lock"], cwd=ORT_DIR, env=env,
-                   check=True, capture_output=True)
+    peer_setup.run_or_exit(["npm", "install", "--no-audit", "--no-fund", "--no-package-lock"], cwd=ORT_DIR, env=env)
 
 
 def exported_onnx(net: torch.nn.Module, model: str, arch: str, size: int) -> str:

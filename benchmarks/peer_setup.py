@@ -28,9 +28,17 @@ def ensure_packages(packages: list[str]) -> None:
     print(f"# installing {' '.join(missing)} (first run only)", file=sys.stderr)
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing, check=True, env=env,
-                   capture_output=True)
+    run_or_exit(sudo + ["apt-get", "update", "-qq"], env=env)
+    run_or_exit(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing, env=env)
+
+
+def run_or_exit(command: list[str], **kwargs) -> None:
+    """Runs a set-up command quietly; if it fails, exits with the end of its
+    output (an installer's reason: no network, a proxy's certificate, ...)."""
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        sys.exit(f"{tail}\nset-up failed ({' '.join(command)}: exit code {done.returncode})")
 
 
 def ensure_system_python() -> None:
