@@ -1,8 +1,10 @@
 #pragma once
 // The machine's FP32 FMA peak, measured rather than looked up: each thread runs
 // independent fused multiply-adds on enough vector accumulators to hide the FMA
-// latency (2 FMA units x 4-cycle latency = 8 in flight; 16 used), for a fixed
-// time. Percent-of-peak figures in the benchmarks divide by this number,
+// latency (2 FMA units x 4-cycle latency = 8 in flight), for a fixed time: 16
+// with 32 vector registers, 12 with 16, which must also hold the two operands.
+// (16 there spilled: an AVX2 build on a Zen 5 read 117 GFLOP/s, less than its
+// own network ran at.) Percent-of-peak figures in the benchmarks divide by this number,
 // measured in the same run.
 
 #include <algorithm>
@@ -20,7 +22,7 @@ namespace riformer::bench {
 // GFLOP/s (2 per FMA lane) of `threads` threads for `seconds`.
 inline double fma_peak_gflops(int threads, double seconds = 0.3) {
   using B = xsimd::batch<float, DefaultArch>;
-  constexpr int kAccumulators = 16;
+  constexpr int kAccumulators = vector_registers<DefaultArch>() >= 32 ? 16 : 12;
   std::atomic<long long> total_fmas{0};
   std::vector<std::thread> pool;
   const auto start = std::chrono::steady_clock::now();
