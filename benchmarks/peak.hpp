@@ -2,10 +2,10 @@
 // The machine's FP32 FMA peak, measured rather than looked up: each thread runs
 // independent fused multiply-adds on enough vector accumulators to hide the FMA
 // latency (2 FMA units x 4-cycle latency = 8 in flight), for a fixed time: 16
-// with 32 vector registers, 12 with 16, which must also hold the two operands.
+// with 32 vector registers, 12 with 16, which must also hold the two operands
 // (16 there spilled: an AVX2 build on a Zen 5 read 117 GFLOP/s, less than its
-// own network ran at.) Percent-of-peak figures in the benchmarks divide by this number,
-// measured in the same run.
+// own network ran at). Percent-of-peak figures in the benchmarks divide by
+// this number, measured in the same run.
 
 #include <algorithm>
 #include <atomic>
