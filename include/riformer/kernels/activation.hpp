@@ -65,8 +65,8 @@ template <Activation Act>
 // coefficients, and x clamped to 4 sqrt 2 by one vrangeps where AVX-512DQ has
 // it: 13 multiplies and FMAs instead of 15, one clamp instruction instead of
 // two. GELU runs once per 64 to 512 multiply-adds of the GEMM whose epilogue
-// it is, on the same two FMA pipes; the three were about 1% of the S12
-// detector on a Zen 5 (benchmarks/RESULTS.md).
+// it is, on the same two FMA pipes; removing the three made the S12 detector
+// 0.6% faster on a Zen 5 (benchmarks/RESULTS.md).
 // Its error, as erf, measured by tests/kernels/activation_test.cpp against
 // double precision over [-20, 20]: < 4e-7 relative (documented in the README).
 template <class Arch>
