@@ -137,6 +137,14 @@ inline constexpr EpilogueKinds kSiluEpilogue{kOnlySilu, false};
 // Weights up to this size stay in L2 (half of a 1 MiB one) from one row chunk
 // to the next; larger ones come from L3 or memory for every chunk.
 inline constexpr std::size_t kCachedWeightBytes = 512 * 1024;
+// A GEMM of at most this many row chunks reads its weights (when they are
+// fetched ahead at all) mostly from memory: each chunk reads them once, and
+// the first read of a layer's weights comes from memory. Every tile of a chunk
+// then fetches its share of the next panel (tiles()). With more chunks the
+// weights stay in L3 after the first, and one tile per panel fetching from
+// there was as fast or faster (Xeon, 2026-12-01: spread out, S12's stage 2 at
+// 640x640 was 2-3 ms slower and M36's 2-4%; 15 chunks each).
+inline constexpr int kSpreadFetchMaxChunks = 4;
 // A micro tile's rows of A up to this size stay in L1 (half of a 32 KiB one)
 // while the tile runs over the panels of B.
 inline constexpr std::size_t kL1TileBytes = 16 * 1024;
@@ -202,19 +210,22 @@ struct DirectRows {
 // c, in one of two orders (below): rows outer where B stays in L2 and a tile's
 // rows fit in L1, panels outer otherwise. Weights too large to stay in L2 are
 // fetched ahead: a tile of each panel but the last (the second; in the first
-// panel, the last) brings the next panel into L2. With their weights out of
+// panel, the last) brings the next panel into L2, or, for weights larger than
+// kSpreadFetchMaxChunks chunks of rows, every tile a share of it (below). With their weights out of
 // cache, GEMMs of 49 and 100 rows (the last stage at 224x224 and 320x320) ran
 // 9-17% faster, 400 rows 2%. Smaller weights are in L2 already.
 template <class Arch, Activation Act, bool AddAfter, class Direct = NoDirectRows>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
-                  std::size_t ldc, const GemmEpilogue& ep, double* part, const Direct& direct = {}) {
+                  std::size_t ldc, const GemmEpilogue& ep, double* part, const Direct& direct = {},
+                  bool few_chunks = false) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
   constexpr int kHalf = (MR + 1) / 2;
   const bool fetch_panels = static_cast<std::size_t>(b.k) * b.panels() * NR * sizeof(float) > kCachedWeightBytes;
   const int last_tile = (rows - 1) / MR * MR;
-  // Tile t of panel p; `next`, if set, is brought into L2 while it computes.
-  auto one_tile = [&](int p, int t, const float* next) RIFORMER_ALWAYS_INLINE {
+  // Tile t of panel p; `next`, if set, is brought into L2 while it computes
+  // (fetch_lines > 0: only that many lines of it, spread over the depth).
+  auto one_tile = [&](int p, int t, const float* next, int fetch_lines = 0) RIFORMER_ALWAYS_INLINE {
     const TileFinish finish = panel_finish(b, p, ep, part);
     const int cols = std::min(NR, b.n - p * NR);
     const float* at = a + static_cast<std::size_t>(t) * lda;
@@ -236,10 +247,10 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
       }
       if (left <= kHalf)  // a short last tile: half the height, half the wasted work
         micro_tile<Arch, Act, AddAfter, kHalf, kFetch, kInPlace>(b.k, src, ld, left, b.panel(p), ct, ldc, cols, start,
-                                                                 finish, next, segments, step);
+                                                                 finish, next, segments, step, fetch_lines);
       else
         micro_tile<Arch, Act, AddAfter, MR, kFetch, kInPlace>(b.k, src, ld, std::min(MR, left), b.panel(p), ct, ldc,
-                                                              cols, start, finish, next, segments, step);
+                                                              cols, start, finish, next, segments, step, fetch_lines);
     };
     auto from_source = [&](auto fetch) RIFORMER_ALWAYS_INLINE {
       if constexpr (Direct::kAny) {
@@ -276,7 +287,27 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
   }
   // Panels outer: each panel of B is read once per chunk and reused by all
   // its tiles while the chunk's rows of A stay in L2.
+  // Weights mostly from memory (few_chunks): from the second panel on, tile j
+  // of the chunk's T fetches the j-th T-th of the next panel, spread over its
+  // depth, instead of one tile fetching all of it two lines a step. One
+  // core's few outstanding misses do not carry that burst from memory, and
+  // the next panel's first tiles waited for it. (Xeon, 2026-12-01, 1 thread,
+  // interleaved rounds of `bench --layers`: M36 at 320x320, stage 3 (100 rows,
+  // 9.4 MB per product) 38.0-39.1 ms against 43.5-44.0; at 640x640 131.7-132.1
+  // against 135.6-136.1; S12 at 640x640 18.6-19.4 against 19.3-20.6.)
+  const int tile_count = (rows + MR - 1) / MR;
+  const bool spread_fetches = few_chunks && fetch_panels && tile_count > 1;
+  const int panel_lines = static_cast<int>(static_cast<std::size_t>(b.k) * NR * sizeof(float) / 64);
+  const int slice_lines = (panel_lines + tile_count - 1) / tile_count;
   for (int p = p_begin; p < p_end; ++p) {
+    if (spread_fetches && p != p_begin && p + 1 != p_end) {
+      for (int t = 0, j = 0; t < rows; t += MR, ++j) {
+        const int first = std::min(panel_lines, j * slice_lines);
+        one_tile(p, t, b.panel(p + 1) + static_cast<std::size_t>(first) * (64 / sizeof(float)),
+                 std::max(1, std::min(slice_lines, panel_lines - first)));  // (at least 1: spread, not a full panel)
+      }
+      continue;
+    }
     const int fetching_tile = !fetch_panels || p + 1 == p_end ? -1 : p == p_begin ? last_tile : rows > MR ? MR : 0;
     for (int t = 0; t < rows; t += MR)
       one_tile(p, t, t == fetching_tile ? b.panel(p + 1) : p == p_begin ? rows_after(t) : nullptr);
@@ -391,7 +422,7 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
     }
     double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
     tiles<Arch, Act, AddAfter>(rows_a, ld, t.rows, b, t.p_begin, t.p_end, c + static_cast<std::size_t>(t.first) * ldc, ldc,
-                               ep, part);
+                               ep, part, {}, chunks <= kSpreadFetchMaxChunks);
   });
   if (stats) reduce_column_stats(ep.stats, chunks, n);
 }

@@ -111,11 +111,15 @@ struct TileFinish {
 // reading its patches straight from a channels-last image, one kernel row
 // per run (rows lda = stride * channels apart, overlapping), with no im2col
 // copy. The weights are packed in the same (ky, kx, ci) order either way.
+// fetch_lines > 0 (with FetchNext): instead of NR floats of next_panel per
+// step, the tile asks for fetch_lines cache lines from next_panel on, spread
+// evenly over its first run of the depth, a few lines every 16 steps: its
+// share of a panel that all the chunk's tiles fetch together (see tiles()).
 template <class Arch, Activation Act, bool AddAfter, int MR = GemmTiles<Arch>::MR, bool FetchNext = false,
           bool Segmented = false>
 inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const float* bp, float* c, std::size_t ldc,
                        int cols, TileStart start, const TileFinish& f, const float* next_panel = nullptr,
-                       int segments = 1, std::ptrdiff_t segment_step = 0) {
+                       int segments = 1, std::ptrdiff_t segment_step = 0, int fetch_lines = 0) {
   using B = xsimd::batch<float, Arch>;
   using T = GemmTiles<Arch>;
   constexpr int NR = T::NR, L = T::kLanes;
@@ -197,11 +201,14 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   // need): that cost the tile 3% of its speed on Zen 4 (operands in L1, depth
   // 320 to 1024: 97% of the FMA peak against 100%). benchmarks/hot_loops.py
   // lists a binary's micro-kernel loops and any such moves in them.
+  const bool spread_fetch = FetchNext && fetch_lines > 0;
   auto depth_step = [&](int p) RIFORMER_ALWAYS_INLINE {
     if constexpr (FetchNext) {
-      __builtin_prefetch(next_panel, 0, 2);
-      __builtin_prefetch(next_panel + L, 0, 2);
-      next_panel += NR;
+      if (!spread_fetch) {
+        __builtin_prefetch(next_panel, 0, 2);
+        __builtin_prefetch(next_panel + L, 0, 2);
+        next_panel += NR;
+      }
     }
     const B b0 = B::load_aligned(bp);
     const B b1 = B::load_aligned(bp + L);
@@ -227,6 +234,20 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
   for (; p < spread_rows; ++p) {
     prefetch_c_row(p);
     depth_step(p);
+  }
+  if (spread_fetch) {  // a share of the next panel, a few lines every kGroup steps
+    constexpr int kGroup = 16;
+    const int groups = std::max(1, (run - p + kGroup - 1) / kGroup);
+    const int per_group = (fetch_lines + groups - 1) / groups;
+    while (fetch_lines > 0 && p < run) {
+      for (int i = 0; i < per_group && fetch_lines > 0; ++i, --fetch_lines) {
+        __builtin_prefetch(next_panel, 0, 2);
+        next_panel += 64 / sizeof(float);
+      }
+      const int stop = std::min(run, p + kGroup);
+      depth_steps(p, stop);
+      p = stop;
+    }
   }
   depth_steps(p, run);
   if constexpr (Segmented) {
