@@ -80,6 +80,8 @@ template <class Arch>
 // Alignment of every buffer the library allocates: a cache line, and enough for
 // aligned loads of the widest vector.
 inline constexpr std::size_t kBufferAlignment = 64;
+// Bytes per cache line on every CPU targeted (the unit prefetches ask for).
+inline constexpr std::size_t kCacheLineBytes = 64;
 
 [[nodiscard]] inline const char* arch_name() {
   if constexpr (kIsSimd<DefaultArch>) return DefaultArch::name();

@@ -210,10 +210,11 @@ struct DirectRows {
 // c, in one of two orders (below): rows outer where B stays in L2 and a tile's
 // rows fit in L1, panels outer otherwise. Weights too large to stay in L2 are
 // fetched ahead: a tile of each panel but the last (the second; in the first
-// panel, the last) brings the next panel into L2, or, for weights larger than
-// kSpreadFetchMaxChunks chunks of rows, every tile a share of it (below). With their weights out of
-// cache, GEMMs of 49 and 100 rows (the last stage at 224x224 and 320x320) ran
-// 9-17% faster, 400 rows 2%. Smaller weights are in L2 already.
+// panel, the last) brings the next panel into L2, or, in a GEMM of at most
+// kSpreadFetchMaxChunks row chunks, every tile a share of it (below). With
+// their weights out of cache, GEMMs of 49 and 100 rows (the last stage at
+// 224x224 and 320x320) ran 9-17% faster, 400 rows 2%. Smaller weights are in
+// L2 already.
 template <class Arch, Activation Act, bool AddAfter, class Direct = NoDirectRows>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
                   std::size_t ldc, const GemmEpilogue& ep, double* part, const Direct& direct = {},
@@ -297,13 +298,14 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
   // against 135.6-136.1; S12 at 640x640 18.6-19.4 against 19.3-20.6.)
   const int tile_count = (rows + MR - 1) / MR;
   const bool spread_fetches = few_chunks && fetch_panels && tile_count > 1;
-  const int panel_lines = static_cast<int>(static_cast<std::size_t>(b.k) * NR * sizeof(float) / 64);
+  constexpr std::size_t kLineFloats = kCacheLineBytes / sizeof(float);
+  const int panel_lines = static_cast<int>(static_cast<std::size_t>(b.k) * NR / kLineFloats);
   const int slice_lines = (panel_lines + tile_count - 1) / tile_count;
   for (int p = p_begin; p < p_end; ++p) {
     if (spread_fetches && p != p_begin && p + 1 != p_end) {
       for (int t = 0, j = 0; t < rows; t += MR, ++j) {
         const int first = std::min(panel_lines, j * slice_lines);
-        one_tile(p, t, b.panel(p + 1) + static_cast<std::size_t>(first) * (64 / sizeof(float)),
+        one_tile(p, t, b.panel(p + 1) + static_cast<std::size_t>(first) * kLineFloats,
                  std::max(1, std::min(slice_lines, panel_lines - first)));  // (at least 1: spread, not a full panel)
       }
       continue;

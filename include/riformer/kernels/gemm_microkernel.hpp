@@ -242,7 +242,7 @@ inline void micro_tile(int k, const float* a, std::size_t lda, int rows, const f
     while (fetch_lines > 0 && p < run) {
       for (int i = 0; i < per_group && fetch_lines > 0; ++i, --fetch_lines) {
         __builtin_prefetch(next_panel, 0, 2);
-        next_panel += 64 / sizeof(float);
+        next_panel += kCacheLineBytes / sizeof(float);
       }
       const int stop = std::min(run, p + kGroup);
       depth_steps(p, stop);
