@@ -78,7 +78,9 @@ TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and pro
   // {196, 600, 96} and {50, 1030, 160}, whose first panel fetches each next
   // tile's rows. The last two have weights over kCachedWeightBytes, whose next
   // panels are fetched ahead: by the second tile of a panel (the last tile,
-  // in the first panel), and by the only tile of 9 rows.
+  // in the first panel), and by the only tile of 9 rows; {50, 1030, 160} is
+  // one row chunk of four tiles, so from its second panel on every tile
+  // fetches a share of the next (the spread fetch, in groups of depth steps).
   const Case cases[] = {{1, 1, 1},     {7, 3, 5},     {13, 17, 31},   {14, 64, 32},    {15, 64, 33},  {49, 255, 64},
                         {29, 256, 100}, {30, 257, 16}, {196, 600, 96}, {225, 40, 320}, {3, 1030, 48}, {300, 64, 1},
                         {50, 1030, 160}, {9, 2100, 70}};

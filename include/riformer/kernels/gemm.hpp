@@ -143,7 +143,7 @@ inline constexpr std::size_t kCachedWeightBytes = 512 * 1024;
 // then fetches its share of the next panel (tiles()). With more chunks the
 // weights stay in L3 after the first, and one tile per panel fetching from
 // there was as fast or faster (Xeon, 2026-12-01: spread out, S12's stage 2 at
-// 640x640 was 2-3 ms slower and M36's 2-4%; 15 chunks each).
+// 640x640 was 3-4% slower and M36's 2-4%; 15 chunks each).
 inline constexpr int kSpreadFetchMaxChunks = 4;
 // A micro tile's rows of A up to this size stay in L1 (half of a 32 KiB one)
 // while the tile runs over the panels of B.
