@@ -81,9 +81,17 @@ TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and pro
   // in the first panel), and by the only tile of 9 rows; {50, 1030, 160} is
   // one row chunk of four tiles, so from its second panel on every tile
   // fetches a share of the next (the spread fetch, in groups of depth steps).
+  // {50, 3000, 100} and {100, 2100, 40} split their depth in slices (two and
+  // three with AVX-512's tile; one row chunk each), except with a prologue or
+  // a residual added after the activation.
   const Case cases[] = {{1, 1, 1},     {7, 3, 5},     {13, 17, 31},   {14, 64, 32},    {15, 64, 33},  {49, 255, 64},
                         {29, 256, 100}, {30, 257, 16}, {196, 600, 96}, {225, 40, 320}, {3, 1030, 48}, {300, 64, 1},
-                        {50, 1030, 160}, {9, 2100, 70}};
+                        {50, 1030, 160}, {9, 2100, 70}, {50, 3000, 100}, {100, 2100, 40}};
+  if constexpr (riformer::kIsSimd<riformer::DefaultArch>) {
+    CHECK(rk::gemm_depth_slices(50, 1030) == 1);
+    CHECK(rk::gemm_depth_slices(50, 3000) > 1);
+    CHECK(rk::gemm_depth_slices(100, 2100) > 1);
+  }
   const Variant variants[] = {
       {rk::Activation::none, false, false, false, false}, {rk::Activation::gelu, false, false, false, false},
       {rk::Activation::silu, false, false, false, false}, {rk::Activation::none, true, false, false, false},
@@ -118,8 +126,9 @@ TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the 
 TEST_CASE("column sums do not depend on the thread count") {
   // 3000 rows: many chunks; 784 x 512: few chunks, whose panels are split on 2
   // threads; 400 rows of depth 512: four chunks, the last one short, so the
-  // panels are split on 2 threads to balance them.
-  for (Case s : {Case{3000, 64, 96}, Case{784, 128, 512}, Case{400, 512, 256}}) {
+  // panels are split on 2 threads to balance them; 100 rows of depth 2100:
+  // one chunk, its depth in slices, its panels split on 2 threads.
+  for (Case s : {Case{3000, 64, 96}, Case{784, 128, 512}, Case{400, 512, 256}, Case{100, 2100, 200}}) {
     CAPTURE(s.m);
     const auto a = random_vector(s.m * s.k, 1), b = random_vector(s.k * s.n, 2);
     const auto packed = rk::pack_matrix(b.data(), nullptr, s.k, s.n);

@@ -154,12 +154,36 @@ inline constexpr std::size_t kL1TileBytes = 16 * 1024;
 // (k floats each) are reused by every panel, so they should stay in L2
 // (about 384 KiB of it, leaving room for a panel of B): deep layers get short
 // chunks. With a prologue the transformed rows live in the worker's scratch.
+inline constexpr std::size_t kChunkFloats = 96 * 1024;
+inline constexpr int kMaxChunkTiles = 8;
 template <class Arch = DefaultArch>
 [[nodiscard]] int gemm_chunk_rows(int k, bool prologue) {
   constexpr int MR = GemmTiles<Arch>::MR;
-  constexpr std::size_t kL2Floats = 96 * 1024;
-  const std::size_t budget = prologue ? std::min(kL2Floats, Context::kScratchFloats) : kL2Floats;
-  return std::clamp(static_cast<int>(budget / static_cast<std::size_t>(k)) / MR * MR, MR, 8 * MR);
+  const std::size_t budget = prologue ? std::min(kChunkFloats, Context::kScratchFloats) : kChunkFloats;
+  return std::clamp(static_cast<int>(budget / static_cast<std::size_t>(k)) / MR * MR, MR, kMaxChunkTiles * MR);
+}
+
+// Depth steps per slice when a depth of k is cut into `slices`.
+[[nodiscard]] constexpr int gemm_slice_depth(int k, int slices) { return (k + slices - 1) / slices; }
+
+// Into how many slices a product of m rows cuts its depth k: one, unless the
+// depth alone keeps a row chunk shorter than the rows there are (up to a
+// chunk's limit); then into slices short enough for such a chunk. A chunk
+// runs its slices one after the other over all its panels, the partial sums
+// going through C (in L2), so that a deep product on few rows reads its
+// weights once instead of once per short chunk: 100 x 3072 x 768 (M36's last
+// stage at 320x320) was four chunks of 28 rows, each reading 9.4 MB of
+// weights; now it is one chunk in four slices. (Xeon, 2026-12-01, 1 thread,
+// interleaved rounds of `bench --layers`: that stage 32.0-34.8 ms against
+// 37.8-40.9, at 640x640 127.7-132.7 against 141.8-143.5; S12's last stage
+// 3-7% faster; the other stages, whose fc2 is sliced in two, unchanged.)
+template <class Arch = DefaultArch>
+[[nodiscard]] int gemm_depth_slices(int m, int k) {
+  constexpr int MR = GemmTiles<Arch>::MR;
+  const int wanted = std::min((m + MR - 1) / MR * MR, kMaxChunkTiles * MR);
+  int slices = 1;
+  while (slices < k && gemm_chunk_rows<Arch>(gemm_slice_depth(k, slices) + 16, false) < wanted) ++slices;
+  return slices;
 }
 
 // Doubles of ColumnStats::scratch a gemm of m rows and n columns needs (an upper bound for any depth).
@@ -206,6 +230,14 @@ struct DirectRows {
   std::ptrdiff_t segment_step;  // floats between image rows
 };
 
+// Depth steps [begin, end) of b, for a product whose depth is split (see
+// gemm_depth_slices; `a` then points at step begin): a slice before the last
+// writes its plain sums (no bias), which the next one starts from.
+struct DepthSlice {
+  int begin = 0, end = -1;  // end < 0: the whole depth
+  bool add_bias = true;
+};
+
 // MR-row tiles of rows [0, rows) of a over panels [p_begin, p_end) of b, into
 // c, in one of two orders (below): rows outer where B stays in L2 and a tile's
 // rows fit in L1, panels outer otherwise. Weights too large to stay in L2 are
@@ -218,16 +250,20 @@ struct DirectRows {
 template <class Arch, Activation Act, bool AddAfter, class Direct = NoDirectRows>
 inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end, float* c,
                   std::size_t ldc, const GemmEpilogue& ep, double* part, const Direct& direct = {},
-                  bool few_chunks = false) {
+                  bool few_chunks = false, DepthSlice slice = {}) {
   constexpr int MR = GemmTiles<Arch>::MR, NR = GemmTiles<Arch>::NR;
   const TileStart start = ep.accumulate && !AddAfter ? TileStart::residual : TileStart::zero;
   constexpr int kHalf = (MR + 1) / 2;
   const bool fetch_panels = static_cast<std::size_t>(b.k) * b.panels() * NR * sizeof(float) > kCachedWeightBytes;
   const int last_tile = (rows - 1) / MR * MR;
+  const int depth = slice.end < 0 ? b.k : slice.end - slice.begin;
+  auto panel = [&](int p) { return b.panel(p) + static_cast<std::size_t>(slice.begin) * NR; };
+  alignas(kBufferAlignment) static constexpr float kNoBias[NR] = {};
   // Tile t of panel p; `next`, if set, is brought into L2 while it computes
   // (fetch_lines > 0: only that many lines of it, spread over the depth).
   auto one_tile = [&](int p, int t, const float* next, int fetch_lines = 0) RIFORMER_ALWAYS_INLINE {
-    const TileFinish finish = panel_finish(b, p, ep, part);
+    TileFinish finish = panel_finish(b, p, ep, part);
+    if (!slice.add_bias) finish.bias = kNoBias;
     const int cols = std::min(NR, b.n - p * NR);
     const float* at = a + static_cast<std::size_t>(t) * lda;
     float* ct = c + static_cast<std::size_t>(t) * ldc + p * NR;
@@ -247,10 +283,10 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
         }
       }
       if (left <= kHalf)  // a short last tile: half the height, half the wasted work
-        micro_tile<Arch, Act, AddAfter, kHalf, kFetch, kInPlace>(b.k, src, ld, left, b.panel(p), ct, ldc, cols, start,
+        micro_tile<Arch, Act, AddAfter, kHalf, kFetch, kInPlace>(depth, src, ld, left, panel(p), ct, ldc, cols, start,
                                                                  finish, next, segments, step, fetch_lines);
       else
-        micro_tile<Arch, Act, AddAfter, MR, kFetch, kInPlace>(b.k, src, ld, std::min(MR, left), b.panel(p), ct, ldc,
+        micro_tile<Arch, Act, AddAfter, MR, kFetch, kInPlace>(depth, src, ld, std::min(MR, left), panel(p), ct, ldc,
                                                               cols, start, finish, next, segments, step, fetch_lines);
     };
     auto from_source = [&](auto fetch) RIFORMER_ALWAYS_INLINE {
@@ -275,7 +311,7 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
     }
     return t == last_tile ? nullptr : a + static_cast<std::size_t>(t + MR) * lda;
   };
-  if (!fetch_panels && static_cast<std::size_t>(MR) * b.k * sizeof(float) <= kL1TileBytes) {
+  if (!fetch_panels && static_cast<std::size_t>(MR) * depth * sizeof(float) <= kL1TileBytes) {
     // Rows outer: a tile's rows stay in L1 while it runs over every panel of
     // B (in L2), and C is written row after row instead of one NR-wide strip
     // of the whole chunk per panel, which the write-allocate traffic of a C
@@ -299,20 +335,20 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
   const int tile_count = (rows + MR - 1) / MR;
   const bool spread_fetches = few_chunks && fetch_panels && tile_count > 1;
   constexpr std::size_t kLineFloats = kCacheLineBytes / sizeof(float);
-  const int panel_lines = static_cast<int>(static_cast<std::size_t>(b.k) * NR / kLineFloats);
+  const int panel_lines = static_cast<int>(static_cast<std::size_t>(depth) * NR / kLineFloats);
   const int slice_lines = (panel_lines + tile_count - 1) / tile_count;
   for (int p = p_begin; p < p_end; ++p) {
     if (spread_fetches && p != p_begin && p + 1 != p_end) {
       for (int t = 0, j = 0; t < rows; t += MR, ++j) {
         const int first = std::min(panel_lines, j * slice_lines);
-        one_tile(p, t, b.panel(p + 1) + static_cast<std::size_t>(first) * kLineFloats,
+        one_tile(p, t, panel(p + 1) + static_cast<std::size_t>(first) * kLineFloats,
                  std::max(1, std::min(slice_lines, panel_lines - first)));  // (at least 1: spread, not a full panel)
       }
       continue;
     }
     const int fetching_tile = !fetch_panels || p + 1 == p_end ? -1 : p == p_begin ? last_tile : rows > MR ? MR : 0;
     for (int t = 0; t < rows; t += MR)
-      one_tile(p, t, t == fetching_tile ? b.panel(p + 1) : p == p_begin ? rows_after(t) : nullptr);
+      one_tile(p, t, t == fetching_tile ? panel(p + 1) : p == p_begin ? rows_after(t) : nullptr);
   }
 }
 
@@ -397,6 +433,40 @@ void require_compiled_in(const GemmEpilogue& ep) {
   with_epilogue<Kinds>(ep, []<Activation, bool>() {});
 }
 
+// One chunk's rows [0, rows) of a over panels [p_begin, p_end), the depth in
+// `slices` slices of slice_depth steps (see gemm_depth_slices): the first
+// starts as the epilogue asks (from zero or from the residual in C), the
+// others from the sums the one before left in C, and the last finishes with
+// bias, activation and column sums. Rows whose stride aliases in L1 are
+// copied to `scratch` a slice at a time. (No residual after an activation:
+// C holds the sums until the last slice.)
+template <class Arch, Activation Act>
+void depth_sliced_tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end,
+                        float* c, std::size_t ldc, const GemmEpilogue& ep, double* part, bool few_chunks, int slices,
+                        int slice_depth, float* scratch) {
+  for (int s = 0; s < slices; ++s) {
+    const int k0 = s * slice_depth, k1 = std::min(b.k, k0 + slice_depth);
+    const float* slice_a = a + k0;  // (rows, k1 - k0), row stride ld
+    std::size_t ld = lda;
+    if (rows_alias_in_l1(lda)) {
+      ld = unaliased_stride(static_cast<std::size_t>(k1 - k0));
+      copy_rows(slice_a, lda, rows, k1 - k0, ld, scratch);
+      slice_a = scratch;
+    }
+    if (s + 1 < slices) {
+      const GemmEpilogue sums = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
+                                       : GemmEpilogue{Activation::none, true};
+      tiles<Arch, Activation::none, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, sums, nullptr, {}, few_chunks,
+                                           {k0, k1, false});
+    } else {
+      GemmEpilogue last = ep;
+      last.accumulate = true;  // onto the sums in C, as they are
+      last.residual_scale = last.residual_shift = nullptr;
+      tiles<Arch, Act, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, last, part, {}, few_chunks, {k0, k1, true});
+    }
+  }
+}
+
 template <class Arch, Activation Act, bool AddAfter>
 void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, const PackedMatrix& b, float* c,
                  std::size_t ldc, const GemmPrologue& pro, const GemmEpilogue& ep) {
@@ -404,14 +474,26 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
   const bool prologue = pro.scale != nullptr;
   require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
           " too large for the prologue scratch");
-  const int chunk = gemm_chunk_rows<Arch>(k + 16, prologue || rows_alias_in_l1(lda));
+  const int slices = prologue || AddAfter ? 1 : gemm_depth_slices<Arch>(m, k);
+  const int slice_depth = gemm_slice_depth(k, slices);
+  const int chunk = gemm_chunk_rows<Arch>(slice_depth + 16, prologue || rows_alias_in_l1(lda));
   const int chunks = (m + chunk - 1) / chunk;
   const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(m, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;
+  const bool few_chunks = chunks <= kSpreadFetchMaxChunks;
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
     const ChunkTask t = chunk_task(task, chunk, m, panels, split);
     const float* rows_a = a + static_cast<std::size_t>(t.first) * lda;
+    float* rows_c = c + static_cast<std::size_t>(t.first) * ldc;
+    double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
+    if constexpr (!AddAfter) {
+      if (slices > 1) {
+        depth_sliced_tiles<Arch, Act>(rows_a, lda, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, few_chunks,
+                                      slices, slice_depth, ctx.scratch(worker));
+        return;
+      }
+    }
     std::size_t ld = lda;
     if (prologue) {  // this chunk's rows, normalized, in the worker's scratch
       ld = unaliased_stride(static_cast<std::size_t>(k));
@@ -422,9 +504,7 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
       copy_rows(rows_a, lda, t.rows, k, ld, ctx.scratch(worker));
       rows_a = ctx.scratch(worker);
     }
-    double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
-    tiles<Arch, Act, AddAfter>(rows_a, ld, t.rows, b, t.p_begin, t.p_end, c + static_cast<std::size_t>(t.first) * ldc, ldc,
-                               ep, part, {}, chunks <= kSpreadFetchMaxChunks);
+    tiles<Arch, Act, AddAfter>(rows_a, ld, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, {}, few_chunks);
   });
   if (stats) reduce_column_stats(ep.stats, chunks, n);
 }
