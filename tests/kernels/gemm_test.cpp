@@ -82,8 +82,8 @@ TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and pro
   // one row chunk of four tiles, so from its second panel on every tile
   // fetches a share of the next (the spread fetch, in groups of depth steps).
   // {50, 3000, 100} and {100, 2100, 40} split their depth in slices (two and
-  // three with AVX-512's tile; one row chunk each), except with a prologue or
-  // a residual added after the activation.
+  // three with AVX-512's tile; one row chunk each) where the epilogue has no
+  // activation and there is no prologue.
   const Case cases[] = {{1, 1, 1},     {7, 3, 5},     {13, 17, 31},   {14, 64, 32},    {15, 64, 33},  {49, 255, 64},
                         {29, 256, 100}, {30, 257, 16}, {196, 600, 96}, {225, 40, 320}, {3, 1030, 48}, {300, 64, 1},
                         {50, 1030, 160}, {9, 2100, 70}, {50, 3000, 100}, {100, 2100, 40}};

@@ -437,10 +437,11 @@ void require_compiled_in(const GemmEpilogue& ep) {
 // `slices` slices of slice_depth steps (see gemm_depth_slices): the first
 // starts as the epilogue asks (from zero or from the residual in C), the
 // others from the sums the one before left in C, and the last finishes with
-// bias, activation and column sums. Rows whose stride aliases in L1 are
-// copied to `scratch` a slice at a time. (No residual after an activation:
-// C holds the sums until the last slice.)
-template <class Arch, Activation Act>
+// bias and column sums. Rows whose stride aliases in L1 are copied to
+// `scratch` a slice at a time. Epilogues without an activation only: the
+// products it was measured on are the MLPs' second layers, and an
+// activation's GEMM would then run its slices through two paths of tiles.
+template <class Arch>
 void depth_sliced_tiles(const float* a, std::size_t lda, int rows, const PackedMatrix& b, int p_begin, int p_end,
                         float* c, std::size_t ldc, const GemmEpilogue& ep, double* part, bool few_chunks, int slices,
                         int slice_depth, float* scratch) {
@@ -453,17 +454,12 @@ void depth_sliced_tiles(const float* a, std::size_t lda, int rows, const PackedM
       copy_rows(slice_a, lda, rows, k1 - k0, ld, scratch);
       slice_a = scratch;
     }
-    if (s + 1 < slices) {
-      const GemmEpilogue sums = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
-                                       : GemmEpilogue{Activation::none, true};
-      tiles<Arch, Activation::none, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, sums, nullptr, {}, few_chunks,
-                                           {k0, k1, false});
-    } else {
-      GemmEpilogue last = ep;
-      last.accumulate = true;  // onto the sums in C, as they are
-      last.residual_scale = last.residual_shift = nullptr;
-      tiles<Arch, Act, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, last, part, {}, few_chunks, {k0, k1, true});
-    }
+    // From the epilogue's start the first time, from the sums in C (as they are) after.
+    const GemmEpilogue start = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
+                                      : GemmEpilogue{Activation::none, true};
+    const bool last = s + 1 == slices;
+    tiles<Arch, Activation::none, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, start, last ? part : nullptr, {},
+                                         few_chunks, {k0, k1, last});
   }
 }
 
@@ -474,7 +470,8 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
   const bool prologue = pro.scale != nullptr;
   require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
           " too large for the prologue scratch");
-  const int slices = prologue || AddAfter ? 1 : gemm_depth_slices<Arch>(m, k);
+  constexpr bool kSliceable = Act == Activation::none;  // (see depth_sliced_tiles)
+  const int slices = !kSliceable || prologue ? 1 : gemm_depth_slices<Arch>(m, k);
   const int slice_depth = gemm_slice_depth(k, slices);
   const int chunk = gemm_chunk_rows<Arch>(slice_depth + 16, prologue || rows_alias_in_l1(lda));
   const int chunks = (m + chunk - 1) / chunk;
@@ -487,10 +484,10 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
     const float* rows_a = a + static_cast<std::size_t>(t.first) * lda;
     float* rows_c = c + static_cast<std::size_t>(t.first) * ldc;
     double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
-    if constexpr (!AddAfter) {
+    if constexpr (kSliceable) {
       if (slices > 1) {
-        depth_sliced_tiles<Arch, Act>(rows_a, lda, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, few_chunks,
-                                      slices, slice_depth, ctx.scratch(worker));
+        depth_sliced_tiles<Arch>(rows_a, lda, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, few_chunks,
+                                 slices, slice_depth, ctx.scratch(worker));
         return;
       }
     }
