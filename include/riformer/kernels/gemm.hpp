@@ -149,13 +149,16 @@ inline constexpr int kSpreadFetchMaxChunks = 4;
 // while the tile runs over the panels of B.
 inline constexpr std::size_t kL1TileBytes = 16 * 1024;
 
+// A row chunk's floats of A (what stays in L2 while its panels go by), and
+// its most tiles.
+inline constexpr std::size_t kChunkFloats = 96 * 1024;
+inline constexpr int kMaxChunkTiles = 8;
+
 // Rows per chunk of work: also the unit of ColumnStats' partial sums, so it
 // depends on the shape only, never on the thread count. A chunk's rows of A
 // (k floats each) are reused by every panel, so they should stay in L2
 // (about 384 KiB of it, leaving room for a panel of B): deep layers get short
 // chunks. With a prologue the transformed rows live in the worker's scratch.
-inline constexpr std::size_t kChunkFloats = 96 * 1024;
-inline constexpr int kMaxChunkTiles = 8;
 template <class Arch = DefaultArch>
 [[nodiscard]] int gemm_chunk_rows(int k, bool prologue) {
   constexpr int MR = GemmTiles<Arch>::MR;
