@@ -88,9 +88,9 @@ TEST_CASE("gemm matches the scalar twin on awkward sizes, every epilogue and pro
                         {29, 256, 100}, {30, 257, 16}, {196, 600, 96}, {225, 40, 320}, {3, 1030, 48}, {300, 64, 1},
                         {50, 1030, 160}, {9, 2100, 70}, {50, 3000, 100}, {100, 2100, 40}};
   if constexpr (riformer::kIsSimd<riformer::DefaultArch>) {
-    CHECK(rk::gemm_depth_slices(50, 1030) == 1);
-    CHECK(rk::gemm_depth_slices(50, 3000) > 1);
-    CHECK(rk::gemm_depth_slices(100, 2100) > 1);
+    CHECK(rk::gemm_depth_slices(50, 1030, false) == 1);
+    CHECK(rk::gemm_depth_slices(50, 3000, false) > 1);
+    CHECK(rk::gemm_depth_slices(100, 2100, false) > 1);
   }
   const Variant variants[] = {
       {rk::Activation::none, false, false, false, false}, {rk::Activation::gelu, false, false, false, false},

@@ -171,7 +171,8 @@ template <class Arch = DefaultArch>
 
 // Into how many slices a product of m rows cuts its depth k: one, unless the
 // depth alone keeps a row chunk shorter than the rows there are (up to a
-// chunk's limit); then into slices short enough for such a chunk. A chunk
+// chunk's limit); then into slices short enough for such a chunk (rows in
+// scratch: as gemm_chunk_rows' `prologue`, the rows being copied there). A chunk
 // runs its slices one after the other over all its panels, the partial sums
 // going through C (in L2), so that a deep product on few rows reads its
 // weights once instead of once per short chunk: 100 x 3072 x 768 (M36's last
@@ -181,11 +182,12 @@ template <class Arch = DefaultArch>
 // 37.8-40.9, at 640x640 127.7-132.7 against 141.8-143.5; S12's last stage
 // 3-7% faster; the other stages, whose fc2 is sliced in two, unchanged.)
 template <class Arch = DefaultArch>
-[[nodiscard]] int gemm_depth_slices(int m, int k) {
+[[nodiscard]] int gemm_depth_slices(int m, int k, bool in_scratch) {
   constexpr int MR = GemmTiles<Arch>::MR;
   const int wanted = std::min((m + MR - 1) / MR * MR, kMaxChunkTiles * MR);
   int slices = 1;
-  while (slices < k && gemm_chunk_rows<Arch>(gemm_slice_depth(k, slices) + 16, false) < wanted) ++slices;
+  auto rows = [&](int s) { return gemm_chunk_rows<Arch>(gemm_slice_depth(k, s) + kUnaliasedPadFloats, in_scratch); };
+  while (slices < k && rows(slices) < wanted) ++slices;
   return slices;
 }
 
@@ -339,13 +341,13 @@ inline void tiles(const float* a, std::size_t lda, int rows, const PackedMatrix&
   const bool spread_fetches = few_chunks && fetch_panels && tile_count > 1;
   constexpr std::size_t kLineFloats = kCacheLineBytes / sizeof(float);
   const int panel_lines = static_cast<int>(static_cast<std::size_t>(depth) * NR / kLineFloats);
-  const int slice_lines = (panel_lines + tile_count - 1) / tile_count;
+  const int share_lines = (panel_lines + tile_count - 1) / tile_count;  // each tile's share
   for (int p = p_begin; p < p_end; ++p) {
     if (spread_fetches && p != p_begin && p + 1 != p_end) {
       for (int t = 0, j = 0; t < rows; t += MR, ++j) {
-        const int first = std::min(panel_lines, j * slice_lines);
+        const int first = std::min(panel_lines, j * share_lines);
         one_tile(p, t, panel(p + 1) + static_cast<std::size_t>(first) * kLineFloats,
-                 std::max(1, std::min(slice_lines, panel_lines - first)));  // (at least 1: spread, not a full panel)
+                 std::max(1, std::min(share_lines, panel_lines - first)));  // (at least 1: spread, not a full panel)
       }
       continue;
     }
@@ -474,9 +476,10 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
   require(!prologue || static_cast<std::size_t>(GemmTiles<Arch>::MR) * k <= Context::kScratchFloats, "gemm: depth ", k,
           " too large for the prologue scratch");
   constexpr bool kSliceable = Act == Activation::none;  // (see depth_sliced_tiles)
-  const int slices = !kSliceable || prologue ? 1 : gemm_depth_slices<Arch>(m, k);
+  const bool in_scratch = prologue || rows_alias_in_l1(lda);  // (copied to an unaliased stride, or normalized)
+  const int slices = !kSliceable || prologue ? 1 : gemm_depth_slices<Arch>(m, k, in_scratch);
   const int slice_depth = gemm_slice_depth(k, slices);
-  const int chunk = gemm_chunk_rows<Arch>(slice_depth + 16, prologue || rows_alias_in_l1(lda));
+  const int chunk = gemm_chunk_rows<Arch>(slice_depth + kUnaliasedPadFloats, in_scratch);
   const int chunks = (m + chunk - 1) / chunk;
   const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(m, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;

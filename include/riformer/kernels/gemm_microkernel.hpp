@@ -53,8 +53,12 @@ struct GemmTiles {
   return offset < 16 || offset > 1024 - 16;
 }
 
-// A row stride for a buffer of rows of n floats that avoids that aliasing.
-[[nodiscard]] constexpr std::size_t unaliased_stride(std::size_t n) { return rows_alias_in_l1(n) ? n + 16 : n; }
+// A row stride for a buffer of rows of n floats that avoids that aliasing:
+// n, or n + kUnaliasedPadFloats.
+inline constexpr std::size_t kUnaliasedPadFloats = 16;
+[[nodiscard]] constexpr std::size_t unaliased_stride(std::size_t n) {
+  return rows_alias_in_l1(n) ? n + kUnaliasedPadFloats : n;
+}
 
 namespace detail {
 
