@@ -6,7 +6,9 @@
 // On channels-last input the tiles away from the border skip the copy and
 // read their patches in the image (see patches_in_place).
 // One parallel region per convolution, no patch buffer in memory, and the
-// GEMM's epilogue (bias, activation, residual, column sums) as is. A 1x1,
+// GEMM's epilogue (bias, activation, residual, column sums) as is. Deep
+// patches on few pixels run their depth in slices of whole kernel rows
+// (conv2d_depth_slices), so that the weights are read by few chunks. A 1x1,
 // stride-1, unpadded convolution over channels-last input is a plain GEMM.
 
 #include <algorithm>
@@ -44,10 +46,14 @@ template <class Arch = DefaultArch>
 }
 
 // Unrolls the patches of output pixels [first, first + count) into rows of
-// kernel*kernel*cin values (zeros where the patch hangs over the border).
-inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int first, int count, float* cols) {
+// kernel*kernel*cin values (zeros where the patch hangs over the border); with
+// a range of kernel rows [ky_begin, ky_end), only those rows of each patch:
+// rows of (ky_end - ky_begin)*kernel*cin values, a slice of the depth.
+inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int first, int count, float* cols,
+                   int ky_begin = 0, int ky_end = -1) {
   const int cin = in.channels, kk = g.kernel;
-  const std::size_t row_len = static_cast<std::size_t>(kk) * kk * cin;
+  if (ky_end < 0) ky_end = kk;
+  const std::size_t row_len = static_cast<std::size_t>(ky_end - ky_begin) * kk * cin;
   // Channels-last and dense along x: the taps of one kernel row are one run of kernel*cin floats.
   const bool runs = in.channels_contiguous() && in.stride_x == cin;
   // Planes dense along x (a CHW image): the taps of one kernel row and channel are one run of kernel floats.
@@ -56,9 +62,9 @@ inline void im2col(const ImageView& in, const ConvGeometry& g, int out_w, int fi
     const int pixel = first + j, oy = pixel / out_w, ox = pixel % out_w;
     float* row = cols + j * row_len;
     const int x0 = ox * g.stride - g.pad;
-    for (int ky = 0; ky < kk; ++ky) {
+    for (int ky = ky_begin; ky < ky_end; ++ky) {
       const int iy = oy * g.stride - g.pad + ky;
-      float* dst = row + static_cast<std::size_t>(ky) * kk * cin;
+      float* dst = row + static_cast<std::size_t>(ky - ky_begin) * kk * cin;
       if (iy < 0 || iy >= in.height) {
         std::fill(dst, dst + static_cast<std::size_t>(kk) * cin, 0.0f);
         continue;
@@ -105,6 +111,9 @@ inline const float* patches_in_place(const ImageView& in, const ConvGeometry& g,
 
 inline constexpr int kConvChunkTiles = 8;  // MR-row tiles per chunk, at most
 
+// Kernel rows per depth slice when a kernel's rows are cut into `slices`.
+[[nodiscard]] constexpr int conv2d_slice_rows(int kernel, int slices) { return (kernel + slices - 1) / slices; }
+
 // Output pixels per chunk of a conv with patch length k: the unit of work and
 // of ColumnStats' partial sums; its patches fill at most the worker's scratch.
 template <class Arch = DefaultArch>
@@ -114,14 +123,79 @@ template <class Arch = DefaultArch>
                     kConvChunkTiles * MR);
 }
 
+// Into how many slices of whole kernel rows a convolution of m output pixels
+// and `cin` channels cuts its depth: one, unless its patches alone keep a
+// chunk to half the pixels there are or less (up to a chunk's limit); then
+// into as few as give a chunk of them all, as gemm_depth_slices does for a
+// deep product on few rows. The last downsample (S12 at 640x640: 400 pixels,
+// depth 9 x 320) was ten chunks of 42 pixels, each reading the layer's 5.9 MB
+// of weights; in three slices of one kernel row it is four chunks of 112.
+// (Xeon, 2026-12-01, 1 thread, interleaved rounds of `bench --layers`: M36's
+// last downsample at 320x320, 4.9-5.0 ms -> 3.5; at 640x640 14.7 -> 13.0-13.4;
+// S12's at 320x320 2.16-2.37 -> 1.97-2.04. Chunks of more than half the
+// pixels gain too little for the slices' extra passes over C: M36's second
+// downsample at 320x320, 400 pixels in chunks of 70, ran 2-10% slower in two
+// slices, its weights warm.)
+template <class Arch = DefaultArch>
+[[nodiscard]] int conv2d_depth_slices(int m, const ConvGeometry& g, int cin) {
+  constexpr int MR = GemmTiles<Arch>::MR;
+  const int wanted = std::min((m + MR - 1) / MR * MR, kConvChunkTiles * MR);
+  const int row_depth = g.kernel * cin;  // one kernel row of a patch
+  if (2 * conv2d_chunk_rows<Arch>(g.kernel * row_depth) > wanted) return 1;
+  int slices = 1;
+  while (slices < g.kernel && conv2d_chunk_rows<Arch>(conv2d_slice_rows(g.kernel, slices) * row_depth) < wanted) ++slices;
+  return slices;
+}
+
 namespace detail {
+
+// One chunk's output pixels [first, first + rows) over panels [p_begin,
+// p_end), the depth in `slices` slices of whole kernel rows (see
+// conv2d_depth_slices): each slice unrolls only its kernel rows of the
+// patches it does not read in place, the first starts as the epilogue asks,
+// the others from the sums the one before left in C, and the last finishes
+// with bias and column sums (as depth_sliced_tiles). Epilogues without an
+// activation only, for the same reason.
+template <class Arch>
+void depth_sliced_conv_tiles(const ImageView& in, const ConvGeometry& g, int out_w, int first, int rows,
+                             const PackedMatrix& w, int p_begin, int p_end, float* c, std::size_t ldc,
+                             const GemmEpilogue& ep, double* part, bool few_chunks, int slices, float* patches) {
+  constexpr int MR = GemmTiles<Arch>::MR;
+  const bool in_place = in.channels_contiguous() && in.stride_x == in.channels;
+  const int row_depth = g.kernel * in.channels, slice_rows = conv2d_slice_rows(g.kernel, slices);
+  for (int s = 0; s < slices; ++s) {
+    const int ky0 = s * slice_rows, ky1 = std::min(g.kernel, ky0 + slice_rows);
+    const int k0 = ky0 * row_depth, depth = (ky1 - ky0) * row_depth;
+    const float* starts[kConvChunkTiles];  // where each MR-pixel tile's slice starts in the image, or null
+    for (int r0 = 0; r0 < rows; r0 += MR) {
+      const int count = std::min(MR, rows - r0);
+      const float* at = in_place ? patches_in_place(in, g, out_w, first + r0, count) : nullptr;
+      starts[r0 / MR] = at ? at + static_cast<std::ptrdiff_t>(ky0) * in.stride_y : nullptr;
+      if (!at) im2col(in, g, out_w, first + r0, count, patches + static_cast<std::size_t>(r0) * depth, ky0, ky1);
+    }
+    const GemmEpilogue start = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
+                                      : GemmEpilogue{Activation::none, true};
+    const bool last = s + 1 == slices;
+    const DepthSlice slice{k0, k0 + depth, last};
+    if (in_place) {
+      const DirectRows direct{starts, static_cast<std::size_t>(g.stride) * in.channels, ky1 - ky0, in.stride_y};
+      tiles<Arch, Activation::none, false>(patches, static_cast<std::size_t>(depth), rows, w, p_begin, p_end, c, ldc,
+                                           start, last ? part : nullptr, direct, few_chunks, slice);
+    } else {
+      tiles<Arch, Activation::none, false>(patches, static_cast<std::size_t>(depth), rows, w, p_begin, p_end, c, ldc,
+                                           start, last ? part : nullptr, {}, few_chunks, slice);
+    }
+  }
+}
 
 template <class Arch, Activation Act, bool AddAfter>
 void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
                    std::size_t ldc, const GemmEpilogue& ep) {
   const int out_w = g.out_width(in.width), pixels = g.out_height(in.height) * out_w;
   const int k = w.k, n = w.n, panels = w.panels();
-  const int chunk = conv2d_chunk_rows<Arch>(k);
+  constexpr bool kSliceable = Act == Activation::none;  // (see depth_sliced_conv_tiles)
+  const int slices = kSliceable ? conv2d_depth_slices<Arch>(pixels, g, in.channels) : 1;
+  const int chunk = conv2d_chunk_rows<Arch>(conv2d_slice_rows(g.kernel, slices) * g.kernel * in.channels);
   const int chunks = (pixels + chunk - 1) / chunk;
   const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(pixels, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;
@@ -137,6 +211,13 @@ void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& 
     float* patches = ctx.scratch(worker);  // (t.rows, k), where not read in place
     double* part = task_partial_sums(ep.stats, t, n, w.panel_width);
     float* c = out + static_cast<std::size_t>(t.first) * ldc;
+    if constexpr (kSliceable) {
+      if (slices > 1) {
+        depth_sliced_conv_tiles<Arch>(in, g, out_w, t.first, t.rows, w, t.p_begin, t.p_end, c, ldc, ep, part,
+                                      chunks <= kSpreadFetchMaxChunks, slices, patches);
+        return;
+      }
+    }
     if (!in_place) {
       im2col(in, g, out_w, t.first, t.rows, patches);
       tiles<Arch, Act, AddAfter>(patches, static_cast<std::size_t>(k), t.rows, w, t.p_begin, t.p_end, c, ldc, ep, part);
@@ -165,6 +246,7 @@ template <class Arch = DefaultArch>
 
 // out (channels-last, pixel stride ldc) = epilogue(conv(in, w) + bias);
 // `Kinds`: the epilogues this call site can ask for (see EpilogueKinds).
+// `in` and `out` must not overlap (partial sums go to out while in is read).
 template <class Arch = DefaultArch, EpilogueKinds Kinds = kAnyEpilogue>
 void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, const PackedMatrix& w, float* out,
             std::size_t ldc, const GemmEpilogue& epilogue = {}) {

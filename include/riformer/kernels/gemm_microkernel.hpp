@@ -31,6 +31,8 @@ namespace riformer::kernels {
 // loop (BM_MicroTile 84-95% of the FMA peak; the S12 detector 1.1x GCC's
 // time). With 10 rows: 94-100%, and the detector as fast as GCC's build (12
 // rows: 92-100%, the detector 2% slower than with 10). Zen 4, 2026-12-01.
+// Clang 16 with 14 rows keeps the row pointers on the stack and reloads them
+// every step; its detector was 2-8% slower than with 10 rows (Xeon, 2026-12-01).
 template <class Arch>
 struct GemmTiles {
   static constexpr int kLanes = vector_floats<Arch>();
