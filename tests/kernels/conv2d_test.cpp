@@ -231,7 +231,7 @@ TEST_CASE("deep convolutions on few pixels run their depth in slices of kernel r
             const std::size_t c = i % static_cast<std::size_t>(s.cout);
             expected[i] += residual[i] * res_scale[c] + res_shift[c];
           }
-        // Sums of up to 3136 products: float rounding grows with the values (up to ~20 here).
+        // Sums of up to 4680 products: float rounding grows with the values (up to ~20 here).
         float largest = 0;
         for (float v : expected) largest = std::max(largest, std::abs(v));
         CHECK(riformer::testing::max_abs_diff(a, expected) < 1e-5f * (1 + largest));
