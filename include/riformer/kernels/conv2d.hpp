@@ -152,10 +152,9 @@ namespace detail {
 // One chunk's output pixels [first, first + rows) over panels [p_begin,
 // p_end), the depth in `slices` slices of whole kernel rows (see
 // conv2d_depth_slices): each slice unrolls only its kernel rows of the
-// patches it does not read in place, the first starts as the epilogue asks,
-// the others from the sums the one before left in C, and the last finishes
-// with bias and column sums (as depth_sliced_tiles). Epilogues without an
-// activation only, for the same reason.
+// patches it does not read in place, and runs as slice_run says (as
+// depth_sliced_tiles' slices do). Epilogues without an activation only, for
+// the same reason.
 template <class Arch>
 void depth_sliced_conv_tiles(const ImageView& in, const ConvGeometry& g, int out_w, int first, int rows,
                              const PackedMatrix& w, int p_begin, int p_end, float* c, std::size_t ldc,
@@ -173,17 +172,15 @@ void depth_sliced_conv_tiles(const ImageView& in, const ConvGeometry& g, int out
       starts[r0 / MR] = at ? at + static_cast<std::ptrdiff_t>(ky0) * in.stride_y : nullptr;
       if (!at) im2col(in, g, out_w, first + r0, count, patches + static_cast<std::size_t>(r0) * depth, ky0, ky1);
     }
-    const GemmEpilogue start = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
-                                      : GemmEpilogue{Activation::none, true};
-    const bool last = s + 1 == slices;
-    const DepthSlice slice{k0, k0 + depth, last};
+    const SliceRun run = slice_run(ep, part, s, slices);
+    const DepthSlice slice{k0, k0 + depth, run.last};
     if (in_place) {
       const DirectRows direct{starts, static_cast<std::size_t>(g.stride) * in.channels, ky1 - ky0, in.stride_y};
       tiles<Arch, Activation::none, false>(patches, static_cast<std::size_t>(depth), rows, w, p_begin, p_end, c, ldc,
-                                           start, last ? part : nullptr, direct, few_chunks, slice);
+                                           run.start, run.part, direct, few_chunks, slice);
     } else {
       tiles<Arch, Activation::none, false>(patches, static_cast<std::size_t>(depth), rows, w, p_begin, p_end, c, ldc,
-                                           start, last ? part : nullptr, {}, few_chunks, slice);
+                                           run.start, run.part, {}, few_chunks, slice);
     }
   }
 }

@@ -438,11 +438,25 @@ void require_compiled_in(const GemmEpilogue& ep) {
   with_epilogue<Kinds>(ep, []<Activation, bool>() {});
 }
 
+// How slice s of `slices` of a depth-sliced product (no activation) runs:
+// the first starts as the epilogue asks (from zero or from the residual in
+// C), the others from the sums the one before left in C (as they are); only
+// the last adds the bias and the column sums (into `part`).
+struct SliceRun {
+  GemmEpilogue start;
+  double* part;
+  bool last;
+};
+inline SliceRun slice_run(const GemmEpilogue& ep, double* part, int s, int slices) {
+  const bool last = s + 1 == slices;
+  return {s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
+                 : GemmEpilogue{Activation::none, true},
+          last ? part : nullptr, last};
+}
+
 // One chunk's rows [0, rows) of a over panels [p_begin, p_end), the depth in
-// `slices` slices of slice_depth steps (see gemm_depth_slices): the first
-// starts as the epilogue asks (from zero or from the residual in C), the
-// others from the sums the one before left in C, and the last finishes with
-// bias and column sums. Rows whose stride aliases in L1 are copied to
+// `slices` slices of slice_depth steps (see gemm_depth_slices), each run as
+// slice_run says. Rows whose stride aliases in L1 are copied to
 // `scratch` a slice at a time. Epilogues without an activation only: the
 // products it was measured on are the MLPs' second layers, and an
 // activation's GEMM would then run its slices through two paths of tiles.
@@ -459,12 +473,9 @@ void depth_sliced_tiles(const float* a, std::size_t lda, int rows, const PackedM
       copy_rows(slice_a, lda, rows, k1 - k0, ld, scratch);
       slice_a = scratch;
     }
-    // From the epilogue's start the first time, from the sums in C (as they are) after.
-    const GemmEpilogue start = s == 0 ? GemmEpilogue{Activation::none, ep.accumulate, ep.residual_scale, ep.residual_shift}
-                                      : GemmEpilogue{Activation::none, true};
-    const bool last = s + 1 == slices;
-    tiles<Arch, Activation::none, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, start, last ? part : nullptr, {},
-                                         few_chunks, {k0, k1, last});
+    const SliceRun run = slice_run(ep, part, s, slices);
+    tiles<Arch, Activation::none, false>(slice_a, ld, rows, b, p_begin, p_end, c, ldc, run.start, run.part, {}, few_chunks,
+                                         {k0, k1, run.last});
   }
 }
 
