@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the Bazel doctest suite, then a plain-g++ build of
 # the embedding example (users without Bazel include the headers directly).
-# Extra arguments go to `bazel test` (e.g. --config=avx2).
+# Extra arguments go to `bazel test` (e.g. --config=avx2); RIFORMER_TEST_TARGETS, if set, names the Bazel
+# targets instead of //... (tools/test_sanitizers.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/ensure_deps.sh || exit 1
 
 log=$(mktemp)
 trap 'rm -rf "$log" "${plain:-}"' EXIT
-bazel test //... "$@" 2>&1 | tee "$log"
+read -r -a targets <<<"${RIFORMER_TEST_TARGETS:-//...}"
+bazel test "${targets[@]}" "$@" 2>&1 | tee "$log"
 bazel_status=${PIPESTATUS[0]}
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY)' "$log" || true)

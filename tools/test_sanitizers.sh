@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds tests with AddressSanitizer and UndefinedBehaviorSanitizer (GCC, .bazelrc's --config=asan) and runs
+# them: a read or write outside a heap or global buffer, a use after free, a leak, a signed overflow, a
+# misaligned or null access, a shift or conversion out of range fails the test that does it.
+#
+#   tools/test_sanitizers.sh                 every test (about 10 minutes on 2 cores)
+#   tools/test_sanitizers.sh //tests/io/...  the Bazel targets given (CI: all but the model and CLI tests,
+#                                            whose builds take most of the 10 minutes)
+#
+# Not seen: overruns of local arrays (stack instrumentation is off; see .bazelrc) and, since a network's
+# working memory is one allocation carved into its buffers, an overrun from one of those into the next.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+(($#)) || set -- //tests/...
+RIFORMER_TEST_TARGETS="$*" exec tools/test.sh --config=asan
