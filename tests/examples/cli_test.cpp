@@ -367,8 +367,16 @@ TEST_CASE("an input too large for the memory is a clear error, not an internal o
   CHECK_THROWS_WITH_AS(cli::plan_memory(64, 96, "--imgsz", [] { throw std::bad_alloc(); }),
                        "not enough memory for a 64x96 input; try a smaller --imgsz", Error);
 
-#if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer's operator new reports a failed allocation and aborts; it cannot throw std::bad_alloc.
+  // (GCC defines __SANITIZE_ADDRESS__; Clang tells through __has_feature.)
+#if defined(__SANITIZE_ADDRESS__)
+#define RIFORMER_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RIFORMER_TEST_ASAN 1
+#endif
+#endif
+#ifdef RIFORMER_TEST_ASAN
   MESSAGE("built with AddressSanitizer: the out-of-memory runs are skipped");
   return;
 #endif
