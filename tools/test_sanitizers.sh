@@ -7,8 +7,9 @@
 #   tools/test_sanitizers.sh //tests/io/...  the Bazel targets given (CI: all but the model and CLI tests,
 #                                            whose builds take most of the 10 minutes)
 #
-# Not seen: overruns of local arrays (stack instrumentation is off; see .bazelrc) and, since a network's
-# working memory is one allocation carved into its buffers, an overrun from one of those into the next.
+# A network's working memory is one allocation carved into buffers: in this build a poisoned gap follows
+# each (core/carved_span.hpp), so an overrun from one buffer into the next is reported as well.
+# Not seen: overruns of local arrays (stack instrumentation is off; see .bazelrc).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 (($#)) || set -- //tests/...

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cli/main.hpp"
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/io/image.hpp"
 #include "riformer/io/json.hpp"
 #include "riformer/io/listing_source.hpp"
@@ -368,18 +369,10 @@ TEST_CASE("an input too large for the memory is a clear error, not an internal o
                        "not enough memory for a 64x96 input; try a smaller --imgsz", Error);
 
   // AddressSanitizer's operator new reports a failed allocation and aborts; it cannot throw std::bad_alloc.
-  // (GCC defines __SANITIZE_ADDRESS__; Clang tells through __has_feature.)
-#if defined(__SANITIZE_ADDRESS__)
-#define RIFORMER_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RIFORMER_TEST_ASAN 1
-#endif
-#endif
-#ifdef RIFORMER_TEST_ASAN
-  MESSAGE("built with AddressSanitizer: the out-of-memory runs are skipped");
-  return;
-#endif
+  if (kAddressSanitizer) {
+    MESSAGE("built with AddressSanitizer: the out-of-memory runs are skipped");
+    return;
+  }
   // The address space limited to what the process uses plus 2 GiB, as on a small machine: planning a
   // 8192x8192 input (gigabytes per feature map) runs out.
   rlimit old{};

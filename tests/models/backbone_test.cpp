@@ -4,11 +4,13 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "reference_riformer.hpp"
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/io/safetensors.hpp"
 #include "riformer/models/riformer/backbone.hpp"
@@ -191,4 +193,32 @@ TEST_CASE("a checkpoint with a block missing mid-stage, or a mislabelled arch, i
   const std::string label = testing::error_message([&] { check_backbone_topology(complete, kOdd, "x.safetensors"); });
   CHECK(testing::contains(label, "its tensors have the shapes of custom topology"));
   CHECK(testing::contains(label, "metadata says arch \"s12\""));
+}
+
+TEST_CASE("under AddressSanitizer the workspace's buffers are fenced off while it runs, its dead memory free after") {
+  if (!kAddressSanitizer) {
+    MESSAGE("not an AddressSanitizer build: nothing is poisoned, nothing to check");
+    return;
+  }
+  SyntheticSource source;
+  const Backbone<kOdd> net{ParamScope(source, "")};
+  const int h = 37, w = 53;
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  const ImageView image = ImageView::chw(input.data.data(), h, w, 3);
+  Context ctx(1);
+  BackboneWorkspace ws;
+  net.plan(ws, h, w);
+  // Between the two stream buffers, and between the working memory and the first own output.
+  CHECK(is_poisoned(ws.stream[1] - 1));
+  CHECK_FALSE(is_poisoned(ws.stream[1]));
+  CHECK(is_poisoned(ws.outputs[0] - 1));
+  CHECK(is_poisoned(ws.outputs[2] - 1));
+  const auto first = nchw_vectors(net.run(ctx, image, ws));
+  // The working memory is the caller's now, gaps included; the outputs stay fenced.
+  CHECK_FALSE(is_poisoned(ws.stream[1] - 1));
+  CHECK_FALSE(is_poisoned(ws.reusable + ws.reusable_size - 1));
+  CHECK(is_poisoned(ws.outputs[2] - 1));
+  std::fill(ws.reusable, ws.reusable + ws.reusable_size, 7.0f);  // the caller's own use of it
+  const auto second = nchw_vectors(net.run(ctx, image, ws));
+  CHECK(second == first);
 }

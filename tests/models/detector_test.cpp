@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reference_yolo.hpp"
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/riformer/reparam.hpp"
 #include "riformer/models/yolov5/detector.hpp"
@@ -146,4 +147,26 @@ TEST_CASE("a layer timer sees every layer once per pass, in the order they run, 
   }
   CHECK(names == expected);
   CHECK(sum > 0.0);
+}
+
+TEST_CASE("under AddressSanitizer the neck's buffers, carved from the backbone's dead memory, are fenced too") {
+  if (!kAddressSanitizer) {
+    MESSAGE("not an AddressSanitizer build: nothing is poisoned, nothing to check");
+    return;
+  }
+  const int h = 64, w = 96, nc = 3;
+  SyntheticSource source;
+  const Detector<kS12> net(ParamScope(source, ""), nc);
+  const HostTensor input = synthetic::tensor("input", {1, 3, h, w});
+  Context ctx(1);
+  DetectorWorkspace ws;
+  net.plan(ws, h, w);
+  REQUIRE(ws.neck_carving.size() > 0);  // (the neck lives in the backbone's working memory)
+  CHECK(is_poisoned(ws.cat12 - 1));     // between the two concatenations the backbone writes into
+  CHECK_FALSE(is_poisoned(ws.cat15));   // the neck's memory still the backbone's
+  net.run(ctx, ImageView::chw(input.data.data(), h, w, 3), ws);
+  CHECK(is_poisoned(ws.cat18 - 1));  // after cat15, in what was the backbone's memory
+  CHECK_FALSE(is_poisoned(ws.cat18));
+  CHECK(is_poisoned(ws.head[0] - 1));
+  CHECK_FALSE(is_poisoned(ws.head[2]));
 }

@@ -9,6 +9,10 @@
 // memory: an input too large for it is a riformer::Error at planning time,
 // not an allocation that succeeds (Linux overcommits) and then gets the process
 // killed while the buffer is zero-filled.
+//
+// Under AddressSanitizer the storage past size() (kept from a larger size) is
+// poisoned, so a kernel reading or writing past the end of a shrunk buffer is
+// reported as if the buffer had been allocated at its size.
 
 #include <atomic>
 #include <cstddef>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 #endif
 
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/core/arch.hpp"
 #include "riformer/core/error.hpp"
 
@@ -97,6 +102,8 @@ class AlignedBuffer {
       buffer_detail::held_bytes() += capacity_ * sizeof(float);
     }
     size_ = size;
+    unpoison_floats(storage_.get(), size_);
+    poison_floats(storage_.get() + size_, capacity_ - size_);
     if (size_) std::memset(storage_.get(), 0, size_ * sizeof(float));
   }
 
@@ -109,6 +116,7 @@ class AlignedBuffer {
 
  private:
   void release() {
+    unpoison_floats(storage_.get(), capacity_);  // (the allocator's memory again)
     buffer_detail::held_bytes() -= capacity_ * sizeof(float);
     storage_.reset();
     size_ = capacity_ = 0;

@@ -19,7 +19,9 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/carved_span.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
 #include "riformer/core/feature_map.hpp"
@@ -43,11 +45,16 @@ enum class StageOutput {
 
 // Working memory of a backbone for one input size: one allocation, carved into
 // the buffers forward() needs. Planned by Backbone::plan(); forward() itself
-// allocates nothing.
+// allocates nothing. Move-only: its pointers point into its own memory.
 struct BackboneWorkspace {
+  BackboneWorkspace() = default;
+  BackboneWorkspace(BackboneWorkspace&&) = default;
+  BackboneWorkspace& operator=(BackboneWorkspace&&) = default;
+
   int height = 0, width = 0;     // input size it was planned for
   std::array<int, 4> stage_h{}, stage_w{};
   AlignedBuffer memory;
+  CarvedSpan carving;  // memory's buffers, with (under AddressSanitizer) poisoned gaps between them
   std::array<float*, 2> stream{};  // residual stream, ping-pong between stages: (h, w, d)
   float* hidden = nullptr;         // MLP hidden activations of the unfused stages: (h, w, d * ratio)
   std::vector<double> channel_sums;  // sum and sum of squares per channel of the stream: 2 x max d
@@ -122,20 +129,22 @@ class Backbone {
     });
     ws.channel_sums.assign(2 * static_cast<std::size_t>(widest), 0.0);
     ws.stats_scratch.assign(stats, 0.0);
-    std::size_t total = 2 * stream + hidden;
-    for (std::size_t o : out) total += o;
+    const auto footprint = [](std::size_t n) { return n ? CarvedSpan::footprint(n) : 0; };
+    const std::size_t working = 2 * footprint(stream) + footprint(hidden);
+    std::size_t total = working;
+    for (std::size_t o : out) total += footprint(o);
 
     ws.memory.resize(total);
-    float* p = ws.memory.data();
-    auto take = [&](std::size_t n) { float* q = p; p += n; return q; };
-    ws.stream = {take(stream), take(stream)};
-    ws.hidden = hidden ? take(hidden) : nullptr;
+    ws.carving.reset(ws.memory.data(), total);
+    ws.stream = {ws.carving.take(stream), ws.carving.take(stream)};
+    ws.hidden = hidden ? ws.carving.take(hidden) : nullptr;
     ws.reusable = ws.stream[0];
-    ws.reusable_size = 2 * stream + hidden;
+    ws.reusable_size = working;
     for (int i = 0; i < 4; ++i) {
-      ws.outputs[i] = out[i] ? take(out[i]) : nullptr;
+      ws.outputs[i] = out[i] ? ws.carving.take(out[i]) : nullptr;
       ws.output_stride[i] = static_cast<std::size_t>(S.dims[i]);
     }
+    ws.carving.arm();
     ws.height = height;
     ws.width = width;
     ws.placement = placement;
@@ -149,6 +158,7 @@ class Backbone {
     require(image.channels == 3, "RIFormer backbone: the input must have 3 channels, got ", image.channels);
     require(ws.height == image.height && ws.width == image.width, "RIFormer backbone: workspace planned for ", ws.height,
             "x", ws.width, ", input is ", image.height, "x", image.width);
+    ws.carving.arm();  // (the caller may have used the working memory since the last run)
     Outputs outputs{};
     int next_output = 0;
     int current = 0;  // which stream buffer holds x
@@ -203,6 +213,7 @@ class Backbone {
         current = 1 - current;
       }
     });
+    unpoison_floats(ws.reusable, ws.reusable_size);  // dead now: the caller's to use (see `reusable`)
     return outputs;
   }
 

@@ -22,6 +22,7 @@
 #include <cstddef>
 
 #include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/carved_span.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
 #include "riformer/core/feature_map.hpp"
@@ -38,11 +39,18 @@
 namespace riformer {
 
 // Working memory of a detector for one input size (and number of classes).
+// Move-only: its pointers point into its own memory.
 struct DetectorWorkspace {
+  DetectorWorkspace() = default;
+  DetectorWorkspace(DetectorWorkspace&&) = default;
+  DetectorWorkspace& operator=(DetectorWorkspace&&) = default;
+
   int height = 0, width = 0, nc = 0;
   bool with_p2 = true;
   BackboneWorkspace backbone;
   AlignedBuffer memory;
+  CarvedSpan carving;       // memory's buffers, with (under AddressSanitizer) poisoned gaps between them
+  CarvedSpan neck_carving;  // the buffers carved from the backbone's dead working memory, if any
   float* cat8 = nullptr;   // cat(up(y6), P4):  (h16, w16, c512 + dims[2])
   float* cat12 = nullptr;  // cat(up(y10), P3): (h8,  w8,  c256 + dims[1])
   float* cat15 = nullptr;  // cat(y14, y10):    (h16, w16, 2 c256)
@@ -130,21 +138,20 @@ class Detector {
         px(h16, w16) * no3,      px(h32, w32) * no3,            temp,                 temp,
         concat,                  decltype(sppf_)::pool_floats(h32, w32)};
     std::size_t during_total = 0, after_total = 0;
-    for (std::size_t n : during) during_total += align_floats(n);
-    for (std::size_t n : after) after_total += align_floats(n);
+    for (std::size_t n : during) during_total += CarvedSpan::footprint(n);
+    for (std::size_t n : after) after_total += CarvedSpan::footprint(n);
     const bool reuse = after_total <= ws.backbone.reusable_size;
     ws.memory.resize(during_total + (reuse ? 0 : after_total));
-    float* p = ws.memory.data();
-    auto take = [&](std::size_t n) {
-      float* q = p;
-      p += align_floats(n);
-      return q;
-    };
-    ws.cat8 = take(during[0]);
-    ws.cat12 = take(during[1]);
-    if (reuse) p = ws.backbone.reusable;
+    ws.carving.reset(ws.memory.data(), ws.memory.size());
+    ws.cat8 = ws.carving.take(during[0]);
+    ws.cat12 = ws.carving.take(during[1]);
+    if (reuse)
+      ws.neck_carving.reset(ws.backbone.reusable, ws.backbone.reusable_size);
+    else
+      ws.neck_carving.reset(nullptr, 0);
+    CarvedSpan& neck = reuse ? ws.neck_carving : ws.carving;
     std::size_t next = 0;
-    auto take_after = [&] { return take(after[next++]); };
+    auto take_after = [&] { return neck.take(after[next++]); };
     ws.cat15 = take_after();
     ws.cat18 = take_after();
     ws.y6 = take_after();
@@ -155,6 +162,7 @@ class Detector {
     ws.block.b = take_after();
     ws.block.concat = take_after();
     ws.block.pool = take_after();
+    ws.carving.arm();
 
     ws.backbone.outputs[1] = ws.cat12 + c256;
     ws.backbone.output_stride[1] = c256 + kP3;
@@ -186,6 +194,7 @@ class Detector {
   // ... and the neck and Detect head on the backbone's last outputs in `ws`.
   std::array<DetectLevel, kDetectLevels> run_head(const Context& ctx, DetectorWorkspace& ws) const {
     const int h8 = ws.height / 8, w8 = ws.width / 8, h16 = h8 / 2, w16 = w8 / 2, h32 = h16 / 2, w32 = w16 / 2;
+    ws.neck_carving.arm();  // (the backbone's dead memory, carved for the neck)
     const yolo::BlockScratch& s = ws.block;
     constexpr int cat18_c = c512 + c1024, cat8_c = c512 + kP4, cat15_c = 2 * c256, cat12_c = c256 + kP3;
     const float* p5 = ws.backbone.outputs[3];  // (h32, w32, kP5)
