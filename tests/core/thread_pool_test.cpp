@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "riformer/core/context.hpp"
 #include "riformer/core/thread_pool.hpp"
+#include "test_util.hpp"
 
 TEST_CASE("every task runs exactly once, on a worker index below the pool size") {
   for (int threads : {1, 2, 3, 8}) {
@@ -93,8 +95,30 @@ TEST_CASE("a job of too many tasks is refused on several threads") {
 TEST_CASE("a context gives each worker its own scratch") {
   riformer::Context ctx(2);
   CHECK(ctx.threads() == 2);
-  CHECK(ctx.scratch(0) != ctx.scratch(1));
-  CHECK(reinterpret_cast<std::uintptr_t>(ctx.scratch(1)) % 64 == 0);
+  CHECK(ctx.scratch(0, 16) != ctx.scratch(1, 16));
+  CHECK(reinterpret_cast<std::uintptr_t>(ctx.scratch(1, 16)) % 64 == 0);
+  CHECK(ctx.scratch(0, riformer::Context::kScratchFloats) == ctx.scratch(0, 1));  // the same memory, whatever the size
+}
+
+TEST_CASE("asking for more scratch than a thread has is an error, not an overrun") {
+  riformer::Context ctx(1);
+  const std::string msg = riformer::testing::error_message([&] { (void)ctx.scratch(0, riformer::Context::kScratchFloats + 1); });
+  CHECK(riformer::testing::contains(msg, "floats asked for, a thread has"));
+}
+
+TEST_CASE("under AddressSanitizer the scratch past what was asked for is poisoned until asked for again") {
+  if (!riformer::kAddressSanitizer) {
+    MESSAGE("not an AddressSanitizer build: nothing is poisoned, nothing to check");
+    return;
+  }
+  riformer::Context ctx(1);
+  float* s = ctx.scratch(0, 100);
+  CHECK_FALSE(riformer::is_poisoned(s + 99));
+  CHECK(riformer::is_poisoned(s + 100));
+  CHECK(riformer::is_poisoned(s + riformer::Context::kScratchFloats - 1));
+  s = ctx.scratch(0, riformer::Context::kScratchFloats);
+  CHECK_FALSE(riformer::is_poisoned(s + 100));
+  CHECK_FALSE(riformer::is_poisoned(s + riformer::Context::kScratchFloats - 1));
 }
 
 TEST_CASE("bad thread counts are rejected") {

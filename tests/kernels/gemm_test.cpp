@@ -123,6 +123,25 @@ TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the 
   }
 }
 
+TEST_CASE("rows too deep for the copy path (14 x 10256 floats: more than the scratch) are read in place") {
+  // Once copied all the same, past the end of the worker's scratch (an
+  // AddressSanitizer build reported the heap overflow).
+  const int m = 14, k = 10240, n = 128;  // 4 panels: split in two groups on one thread, which takes the copy path
+  const auto a = random_vector(static_cast<std::size_t>(m) * k, 41), b = random_vector(static_cast<std::size_t>(k) * n, 42);
+  const auto bias = random_vector(n, 43);
+  REQUIRE(rk::rows_alias_in_l1(k));
+  CHECK(m * rk::unaliased_stride(k) > Context::kScratchFloats);
+  const auto packed = rk::pack_matrix(b.data(), bias.data(), k, n);
+  for (rk::Activation act : {rk::Activation::none, rk::Activation::gelu}) {
+    Context ctx(1);
+    std::vector<float> fast(m * n), slow(m * n);
+    rk::gemm(ctx, m, a.data(), k, packed, fast.data(), n, {act});
+    rk::reference::gemm(m, n, k, a.data(), k, b.data(), bias.data(), slow.data(), n, {nullptr, nullptr, act});
+    INFO("activation " << int(act));
+    CHECK(riformer::testing::max_abs_diff(fast, slow) < 2e-6 * k + 1e-5);
+  }
+}
+
 TEST_CASE("column sums do not depend on the thread count") {
   // 3000 rows: many chunks; 784 x 512: few chunks, whose panels are split on 2
   // threads; 400 rows of depth 512: four chunks, the last one short, so the

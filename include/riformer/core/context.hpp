@@ -7,7 +7,9 @@
 #include <memory>
 #include <vector>
 
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/core/aligned_buffer.hpp"
+#include "riformer/core/error.hpp"
 #include "riformer/core/layer_timer.hpp"
 #include "riformer/core/thread_pool.hpp"
 
@@ -38,8 +40,17 @@ class Context {
     }
   }
 
-  // The worker's private scratch: kScratchFloats floats, 64-byte aligned.
-  [[nodiscard]] float* scratch(int worker) const { return scratch_[static_cast<std::size_t>(worker)].data(); }
+  // The worker's private scratch, 64-byte aligned, of which the caller will
+  // use `floats`: at most kScratchFloats (more is a riformer::Error, not an
+  // overrun). Under AddressSanitizer the rest is poisoned until the next
+  // call, so a kernel running past what it asked for is reported.
+  [[nodiscard]] float* scratch(int worker, std::size_t floats) const {
+    require(floats <= kScratchFloats, "kernel scratch: ", floats, " floats asked for, a thread has ", kScratchFloats);
+    float* s = scratch_[static_cast<std::size_t>(worker)].data();
+    unpoison_floats(s, floats);
+    poison_floats(s + floats, kScratchFloats - floats);
+    return s;
+  }
 
   // Per-layer timing of the passes run with this context (null: none). The
   // timer must outlive its use here; the Context does not own it.

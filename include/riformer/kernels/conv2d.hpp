@@ -192,7 +192,8 @@ void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& 
   const int k = w.k, n = w.n, panels = w.panels();
   constexpr bool kSliceable = Act == Activation::none;  // (see depth_sliced_conv_tiles)
   const int slices = kSliceable ? conv2d_depth_slices<Arch>(pixels, g, in.channels) : 1;
-  const int chunk = conv2d_chunk_rows<Arch>(conv2d_slice_rows(g.kernel, slices) * g.kernel * in.channels);
+  const std::size_t patch_depth = static_cast<std::size_t>(conv2d_slice_rows(g.kernel, slices)) * g.kernel * in.channels;
+  const int chunk = conv2d_chunk_rows<Arch>(static_cast<int>(patch_depth));
   const int chunks = (pixels + chunk - 1) / chunk;
   const Split split = split_columns(chunks, panels, ctx.threads(), last_chunk_share(pixels, chunk, chunks));
   const bool stats = ep.stats.sum != nullptr;
@@ -205,7 +206,7 @@ void conv2d_chunks(const Context& ctx, const ImageView& in, const ConvGeometry& 
 
   ctx.parallel(chunks * split.column_groups, [&](int task, int worker) {
     const ChunkTask t = chunk_task(task, chunk, pixels, panels, split);
-    float* patches = ctx.scratch(worker);  // (t.rows, k), where not read in place
+    float* patches = ctx.scratch(worker, t.rows * patch_depth);  // (t.rows, patch_depth), where not read in place
     double* part = task_partial_sums(ep.stats, t, n, w.panel_width);
     float* c = out + static_cast<std::size_t>(t.first) * ldc;
     if constexpr (kSliceable) {
@@ -262,7 +263,7 @@ void conv2d(const Context& ctx, const ImageView& in, const ConvGeometry& g, cons
   if constexpr (!kIsSimd<Arch>) {
     // No SIMD unit: unroll one pixel at a time and multiply with the scalar GEMM.
     detail::require_compiled_in<Kinds>(epilogue);
-    float* patch = ctx.scratch(0);
+    float* patch = ctx.scratch(0, k);  // (k): one pixel's patch
     const reference::GemmOptions o{nullptr, nullptr, epilogue.act, epilogue.accumulate, epilogue.residual_scale,
                                    epilogue.residual_shift, epilogue.stats.sum, epilogue.stats.sum_sq};
     for (int p = 0; p < pixels; ++p) {

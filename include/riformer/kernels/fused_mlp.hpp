@@ -59,8 +59,9 @@ void fused_mlp_tiles(const Context& ctx, int m, const float* x, std::size_t ldx,
   ctx.parallel(tile_count, [&](int task, int worker) {
     const int i0 = task * tile, rows = std::min(tile, m - i0);
     const std::size_t ldh = unaliased_stride(static_cast<std::size_t>(h)), ldn = unaliased_stride(static_cast<std::size_t>(k));
-    float* hidden = ctx.scratch(worker);                       // (tile, h), row stride ldh
-    float* normalized = hidden + static_cast<std::size_t>(tile) * ldh;  // (tile, k), with a prologue
+    const std::size_t hidden_floats = static_cast<std::size_t>(tile) * ldh;
+    float* hidden = ctx.scratch(worker, hidden_floats + (pro.scale ? rows * ldn : 0));  // (tile, h), row stride ldh
+    float* normalized = hidden + hidden_floats;  // (rows, k), row stride ldn, with a prologue
     const float* in = x + static_cast<std::size_t>(i0) * ldx;
     std::size_t ld = ldx;
     if (pro.scale) {

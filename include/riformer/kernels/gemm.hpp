@@ -503,20 +503,25 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
     double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
     if constexpr (kSliceable) {
       if (slices > 1) {
+        const std::size_t copied = rows_alias_in_l1(lda) ? t.rows * unaliased_stride(slice_depth) : 0;  // (rows, slice)
         depth_sliced_tiles<Arch>(rows_a, lda, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, few_chunks,
-                                 slices, slice_depth, ctx.scratch(worker));
+                                 slices, slice_depth, ctx.scratch(worker, copied));
         return;
       }
     }
     std::size_t ld = lda;
-    if (prologue) {  // this chunk's rows, normalized, in the worker's scratch
-      ld = unaliased_stride(static_cast<std::size_t>(k));
-      affine_rows<Arch>(rows_a, lda, t.rows, k, pro.scale, pro.shift, ld, ctx.scratch(worker));
-      rows_a = ctx.scratch(worker);
-    } else if (rows_alias_in_l1(lda) && split.panels_per_group > 1) {  // copied to a stride that does not alias
-      ld = unaliased_stride(static_cast<std::size_t>(k));
-      copy_rows(rows_a, lda, t.rows, k, ld, ctx.scratch(worker));
-      rows_a = ctx.scratch(worker);
+    const std::size_t unaliased = unaliased_stride(static_cast<std::size_t>(k));
+    if (prologue) {  // this chunk's rows, normalized, in the worker's scratch: (rows, k), row stride ld
+      ld = unaliased;
+      float* normalized = ctx.scratch(worker, t.rows * ld);
+      affine_rows<Arch>(rows_a, lda, t.rows, k, pro.scale, pro.shift, ld, normalized);
+      rows_a = normalized;
+    } else if (rows_alias_in_l1(lda) && split.panels_per_group > 1 &&
+               t.rows * unaliased <= Context::kScratchFloats) {  // copied to a stride that does not alias (if it fits)
+      ld = unaliased;
+      float* copy = ctx.scratch(worker, t.rows * ld);
+      copy_rows(rows_a, lda, t.rows, k, ld, copy);
+      rows_a = copy;
     }
     tiles<Arch, Act, AddAfter>(rows_a, ld, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, {}, few_chunks);
   });
