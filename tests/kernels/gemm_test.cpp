@@ -123,6 +123,29 @@ TEST_CASE("rows whose stride aliases in L1 (a multiple of 4 KiB) go through the 
   }
 }
 
+TEST_CASE("depth slices of aliasing rows copy a shorter last slice at its own, longer, unaliased stride") {
+  // 2079 deep in two slices: 1040 (a stride that does not alias) and 1039
+  // (one that does: copied at 1055). The scratch asked for must cover the longer.
+  const int m = 50, k = 2079, n = 100;
+  const std::size_t lda = 4096;
+  if constexpr (riformer::kIsSimd<riformer::DefaultArch> && rk::GemmTiles<riformer::DefaultArch>::MR == 14) {
+    REQUIRE(rk::gemm_depth_slices(m, k, true) == 2);
+  }
+  REQUIRE(rk::gemm_slice_depth(k, 2) == 1040);
+  CHECK_FALSE(rk::rows_alias_in_l1(1040));
+  CHECK(rk::rows_alias_in_l1(1039));
+  const auto a = random_vector(m * lda, 51), b = random_vector(static_cast<std::size_t>(k) * n, 52);
+  const auto bias = random_vector(n, 53);
+  const auto packed = rk::pack_matrix(b.data(), bias.data(), k, n);
+  for (int threads : {1, 2}) {
+    Context ctx(threads);
+    std::vector<float> fast(m * n), slow(m * n);
+    rk::gemm(ctx, m, a.data(), lda, packed, fast.data(), n);
+    rk::reference::gemm(m, n, k, a.data(), lda, b.data(), bias.data(), slow.data(), n, {});
+    CHECK(riformer::testing::max_abs_diff(fast, slow) < 2e-6 * k + 1e-5);
+  }
+}
+
 TEST_CASE("rows too deep for the copy path (14 x 10256 floats: more than the scratch) are read in place") {
   // Once copied all the same, past the end of the worker's scratch (an
   // AddressSanitizer build reported the heap overflow).

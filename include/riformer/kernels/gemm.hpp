@@ -503,7 +503,8 @@ void gemm_chunks(const Context& ctx, int m, const float* a, std::size_t lda, con
     double* part = task_partial_sums(ep.stats, t, n, b.panel_width);
     if constexpr (kSliceable) {
       if (slices > 1) {
-        const std::size_t copied = rows_alias_in_l1(lda) ? t.rows * unaliased_stride(slice_depth) : 0;  // (rows, slice)
+        // (rows, slice) at the slice's unaliased stride, which for a shorter last slice may be the longer one
+        const std::size_t copied = rows_alias_in_l1(lda) ? t.rows * (slice_depth + kUnaliasedPadFloats) : 0;
         depth_sliced_tiles<Arch>(rows_a, lda, t.rows, b, t.p_begin, t.p_end, rows_c, ldc, ep, part, few_chunks,
                                  slices, slice_depth, ctx.scratch(worker, copied));
         return;
