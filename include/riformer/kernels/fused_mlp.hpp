@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "riformer/core/address_sanitizer.hpp"
 #include "riformer/core/context.hpp"
 #include "riformer/core/error.hpp"
 #include "riformer/kernels/gemm.hpp"
@@ -60,8 +61,13 @@ void fused_mlp_tiles(const Context& ctx, int m, const float* x, std::size_t ldx,
     const int i0 = task * tile, rows = std::min(tile, m - i0);
     const std::size_t ldh = unaliased_stride(static_cast<std::size_t>(h)), ldn = unaliased_stride(static_cast<std::size_t>(k));
     const std::size_t hidden_floats = static_cast<std::size_t>(tile) * ldh;
-    float* hidden = ctx.scratch(worker, hidden_floats + (pro.scale ? rows * ldn : 0));  // (tile, h), row stride ldh
-    float* normalized = hidden + hidden_floats;  // (rows, k), row stride ldn, with a prologue
+    // With a prologue the normalized rows follow the hidden tile, after a gap
+    // that ASan reports any access to (none in other builds), as between a
+    // workspace's buffers.
+    const std::size_t normalized_at = hidden_floats + kRedzoneFloats;
+    float* hidden = ctx.scratch(worker, pro.scale ? normalized_at + rows * ldn : hidden_floats);  // (tile, h), row stride ldh
+    float* normalized = hidden + normalized_at;  // (rows, k), row stride ldn, with a prologue
+    if (pro.scale) poison_floats(hidden + hidden_floats, kRedzoneFloats);
     const float* in = x + static_cast<std::size_t>(i0) * ldx;
     std::size_t ld = ldx;
     if (pro.scale) {
@@ -101,7 +107,8 @@ void fused_mlp(const Context& ctx, int m, const float* x, std::size_t ldx, const
     gemm<Arch>(ctx, m, hidden_fallback, static_cast<std::size_t>(w1.n), w2, out, ldo, epilogue);
   } else {
     require(static_cast<std::size_t>(fused_mlp_tile_rows<Arch>(w1.k, w1.n)) *
-                    (unaliased_stride(static_cast<std::size_t>(w1.k)) + unaliased_stride(static_cast<std::size_t>(w1.n))) <=
+                        (unaliased_stride(static_cast<std::size_t>(w1.k)) + unaliased_stride(static_cast<std::size_t>(w1.n))) +
+                    kRedzoneFloats <=
                 Context::kScratchFloats,
             "fused_mlp: a ", w1.k, " -> ", w1.n, " layer is too wide for the tile scratch; use gemm()");
     with_activation<Hidden>(act1, [&]<Activation Act1>() {
