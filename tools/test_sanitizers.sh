@@ -6,7 +6,7 @@
 #
 #   tools/test_sanitizers.sh                 every test (about 10 minutes on 2 cores)
 #   tools/test_sanitizers.sh //tests/io/...  the Bazel targets given (CI: all but the model and CLI tests,
-#                                            about 6 minutes)
+#                                            about 4 minutes)
 #
 # A network's working memory is one allocation carved into buffers: in this build a poisoned gap follows
 # each (core/carved_span.hpp), so an overrun from one buffer into the next is reported as well.
