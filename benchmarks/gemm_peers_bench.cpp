@@ -61,7 +61,7 @@ void register_gemm(const char* name, Contender run, const GemmShape& shape, int 
                                [run, shape, threads](benchmark::State& state) {
                                  const auto a = riformer::bench::data(static_cast<std::size_t>(shape.m) * shape.k, "a.weight");
                                  const auto b = riformer::bench::data(static_cast<std::size_t>(shape.k) * shape.n, "b.weight");
-                                 std::vector<float> c(static_cast<std::size_t>(shape.m) * shape.n);
+                                 auto c = riformer::bench::output(static_cast<std::size_t>(shape.m) * shape.n);
                                  run(state, shape, threads, a.data(), b.data(), c.data());
                                })
       ->UseRealTime()

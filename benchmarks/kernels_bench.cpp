@@ -38,7 +38,7 @@ void BM_Gemm(benchmark::State& state) {
   const auto a = data(static_cast<std::size_t>(shape.m) * shape.k, "a.weight");
   const auto b = data(static_cast<std::size_t>(shape.k) * shape.n, "b.weight");
   const auto packed = rk::pack_matrix(b.data(), nullptr, shape.k, shape.n);
-  std::vector<float> c(static_cast<std::size_t>(shape.m) * shape.n);
+  auto c = riformer::bench::output(static_cast<std::size_t>(shape.m) * shape.n);
   run_flops(state, 2.0 * shape.m * shape.k * shape.n, threads, [&] {
     rk::gemm(ctx, shape.m, a.data(), shape.k, packed, c.data(), shape.n);
     benchmark::DoNotOptimize(c.data());
