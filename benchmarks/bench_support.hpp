@@ -17,15 +17,16 @@
 
 namespace riformer::bench {
 
-// Deterministic values in [-1, 1): the speed of a kernel does not depend on them.
-inline std::vector<float> data(std::size_t n, const char* key) {
-  std::vector<float> v(n);
+// Deterministic values in [-1, 1): the speed of a kernel does not depend on
+// them. 64-byte aligned, as the network's own buffers are.
+inline AlignedBuffer data(std::size_t n, const char* key) {
+  AlignedBuffer v(n);
   const std::uint32_t seed = synthetic::fnv1a(key);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(2 * synthetic::uniform(seed, static_cast<std::uint32_t>(i)) - 1);
   return v;
 }
 
-// A GEMM's output, 64-byte aligned as the network's own buffers are. From a
+// A kernel's output, 64-byte aligned as the network's buffers are. From a
 // std::vector (16 bytes past a cache line, as glibc places large blocks) each
 // 64-byte row segment straddles two lines, and the GEMMs that write much and
 // compute little slowed down 10-20%, the library and oneDNN alike (Xeon,

@@ -62,7 +62,7 @@ void BM_MicroTile(benchmark::State& state) {
   const auto a = data(static_cast<std::size_t>(MR) * k, "a.weight");
   const auto b = data(static_cast<std::size_t>(k) * NR, "b.weight");
   const auto packed = rk::pack_matrix(b.data(), nullptr, k, NR);  // one panel, zero bias
-  std::vector<float> c(static_cast<std::size_t>(MR) * NR);
+  auto c = riformer::bench::output(static_cast<std::size_t>(MR) * NR);
   const rk::detail::TileFinish finish{packed.bias.data()};
   run_flops(state, 2.0 * MR * NR * k, 1, [&] {
     rk::detail::micro_tile<Arch, rk::Activation::none, false>(k, a.data(), static_cast<std::size_t>(k), MR, packed.panel(0),
@@ -98,7 +98,7 @@ void BM_Conv(benchmark::State& state) {
   const auto in = data(static_cast<std::size_t>(cc.side) * cc.side * cc.cin, "input");
   const auto w = data(static_cast<std::size_t>(cc.cout) * cc.cin * cc.kernel * cc.kernel, "w.weight");
   const auto packed = rk::pack_conv_weights(w.data(), nullptr, cc.cout, cc.cin, cc.kernel);
-  std::vector<float> y(static_cast<std::size_t>(out) * out * cc.cout);
+  auto y = riformer::bench::output(static_cast<std::size_t>(out) * out * cc.cout);
   const ImageView view = cc.planar ? ImageView::chw(in.data(), cc.side, cc.side, cc.cin)
                                     : ImageView::hwc(in.data(), cc.side, cc.side, cc.cin);
   run_flops(state, 2.0 * out * out * cc.cout * cc.cin * cc.kernel * cc.kernel, threads, [&] {
@@ -123,7 +123,7 @@ constexpr int kChannels = 64;
 void BM_Copy(benchmark::State& state) {
   Context ctx(static_cast<int>(state.range(0)));
   const auto x = data(kPixels * kChannels, "input");
-  std::vector<float> y(x.size());
+  auto y = riformer::bench::output(x.size());
   const int parts = ctx.threads();
   for (auto _ : state) {
     ctx.parallel(parts, [&](int part, int) {
@@ -139,7 +139,8 @@ BENCHMARK(BM_Copy)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond)
 void BM_ChannelAffine(benchmark::State& state) {
   Context ctx(static_cast<int>(state.range(0)));
   const auto x = data(kPixels * kChannels, "input");
-  std::vector<float> y(x.size()), scale(kChannels, 1.1f), shift(kChannels, 0.1f);
+  auto y = riformer::bench::output(x.size());
+  std::vector<float> scale(kChannels, 1.1f), shift(kChannels, 0.1f);
   for (auto _ : state) {
     rk::channel_affine(ctx, x.data(), y.data(), kPixels, kChannels, scale.data(), shift.data());
     benchmark::DoNotOptimize(y.data());
@@ -152,8 +153,8 @@ template <rk::Activation Act>
 void BM_Activation(benchmark::State& state) {
   using B = xsimd::batch<float, riformer::DefaultArch>;
   auto x = data(kPixels * 4 * kChannels, "input");  // fc1's output at stage 0
-  for (auto& v : x) v = v * 8 - 4;
-  std::vector<float> y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = x[i] * 8 - 4;
+  auto y = riformer::bench::output(x.size());
   for (auto _ : state) {
     for (std::size_t i = 0; i + B::size <= x.size(); i += B::size)
       rk::activate<Act>(B::load_unaligned(x.data() + i)).store_unaligned(y.data() + i);
@@ -168,7 +169,7 @@ void BM_MaxPool5(benchmark::State& state) {  // SPPF at 640: 20 x 20 x 256
   Context ctx(static_cast<int>(state.range(0)));
   const int h = 20, w = 20, c = 256;
   const auto x = data(static_cast<std::size_t>(h) * w * c, "input");
-  std::vector<float> y(x.size()), scratch(rk::max_pool_scratch_floats(h, w, c));
+  auto y = riformer::bench::output(x.size()), scratch = riformer::bench::output(rk::max_pool_scratch_floats(h, w, c));
   for (auto _ : state) {
     rk::max_pool_same(ctx, x.data(), c, h, w, c, 5, y.data(), c, scratch.data());
     benchmark::DoNotOptimize(y.data());
@@ -184,7 +185,7 @@ void BM_Upsample2x(benchmark::State& state) {
   const int h = 40, w = 40, c = 128;
   const std::size_t out_stride = static_cast<std::size_t>(c) * state.range(1);
   const auto x = data(static_cast<std::size_t>(h) * w * c, "input");
-  std::vector<float> y(4 * static_cast<std::size_t>(h) * w * out_stride);
+  auto y = riformer::bench::output(4 * static_cast<std::size_t>(h) * w * out_stride);
   for (auto _ : state) {
     rk::upsample_nearest_2x(ctx, x.data(), c, h, w, c, y.data(), out_stride);
     benchmark::DoNotOptimize(y.data());
@@ -201,7 +202,7 @@ void BM_ChannelsLast(benchmark::State& state) {  // a [1, 3, 640, 640] tensor in
   Context ctx(static_cast<int>(state.range(0)));
   const int side = 640;
   const auto x = data(3 * static_cast<std::size_t>(side) * side, "input");
-  std::vector<float> y(x.size());
+  auto y = riformer::bench::output(x.size());
   for (auto _ : state) {
     rk::to_channels_last(ctx, ImageView::chw(x.data(), side, side, 3), y.data());
     benchmark::DoNotOptimize(y.data());
