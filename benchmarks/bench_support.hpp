@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <thread>
-#include <vector>
 
 #include "peak.hpp"
 #include "riformer/core/aligned_buffer.hpp"

@@ -13,7 +13,6 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <string>
-#include <vector>
 
 #include "bench_support.hpp"
 #include "riformer/core/context.hpp"
