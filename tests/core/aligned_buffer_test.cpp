@@ -2,7 +2,6 @@
 // it shrinks (so working memory planned for a large input serves smaller ones
 // without allocating), a moved-from buffer left empty but usable, and the
 // process's total held within physical memory.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdint>

@@ -1,7 +1,6 @@
 // CarvedSpan: buffers handed out in order, aligned, a footprint apart, with no
 // gap at all in a plain build (the layout the benchmarks measured) and, under
 // AddressSanitizer, a poisoned gap after each buffer while the span is armed.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdint>

@@ -1,6 +1,5 @@
 // LayerTimer adds the time between consecutive marks to the mark's name, keeps
 // the layers in the order of their first mark, and refuses a table overflow.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <chrono>

@@ -1,6 +1,5 @@
 // The thread pool runs every task exactly once, in back-to-back jobs (the case
 // that breaks a pool whose late workers can see the next job's counter).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

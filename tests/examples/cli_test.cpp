@@ -2,7 +2,6 @@
 // image (annotated image, labels and JSON written), a checkpoint written by
 // the library round-tripping through `dump`, and every kind of bad input
 // answered with exit code 2 and a message naming the problem.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <fcntl.h>

@@ -1,7 +1,6 @@
 // Tests of the bounded file reading shared by the readers (io/file.hpp): a
 // missing file asks whether it exists, any other reason the file cannot be
 // looked at (a symlink loop) is named, and only regular files are sized.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <filesystem>

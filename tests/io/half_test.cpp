@@ -1,6 +1,5 @@
 // Tests of the float16 / bfloat16 conversions: widening exhaustively against the
 // textbook formula, narrowing against a brute-force nearest-value search.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <bit>

@@ -1,6 +1,5 @@
 // Tests of the strict JSON parser used for safetensors headers: what it accepts, what
 // it must reject (with the byte offset in the message), and its resource limits.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <string>

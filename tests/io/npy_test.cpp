@@ -1,6 +1,5 @@
 // Tests of the .npy reader and writer: round trips, the byte layout numpy expects,
 // other float dtypes, strict header parsing and corrupt files.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdint>

@@ -1,7 +1,6 @@
 // Tests of SafetensorsSource, the ParamSource models load real weights through: key
 // lookup under a prefix, the errors a mismatched checkpoint must produce (missing key
 // with a prefix hint, wrong shape, unexpected keys), warnings, and find_prefix.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

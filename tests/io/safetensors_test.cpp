@@ -1,7 +1,6 @@
 // Tests of the safetensors reader and writer: round trips in every float dtype, each
 // validation error (the message must name the file and the tensor), and a fuzz-style
 // run over hundreds of corrupted files that must only ever load or throw riformer::Error.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <bit>

@@ -1,7 +1,6 @@
 // The C++ synthetic-weight formula against the numbers the Python one prints
 // (`python3 tests/reference/synthetic.py --selftest`): both must agree bit for
 // bit, or the golden tests compare different networks.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <bit>

@@ -1,6 +1,5 @@
 // The vector activations against double-precision truth, densely over the
 // range where they are not yet their asymptotes.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

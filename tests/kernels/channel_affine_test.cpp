@@ -1,6 +1,5 @@
 // The channel affine that applies GroupNorms against its scalar twin: odd
 // channel counts and row counts, in place, into a strided slice, two threads.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

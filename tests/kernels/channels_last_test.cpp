@@ -1,7 +1,6 @@
 // to_channels_last against direct element access through the view's strides:
 // planar RGB (the interleaving fast path) and other channel counts, slices of
 // wider channels-last buffers, odd sizes, one and two threads.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstddef>

@@ -3,7 +3,6 @@
 // convolutions, odd sizes, borders, many chunks, column sums, two threads;
 // the tiles that read channels-last patches in place against im2col's; and
 // deep convolutions on few pixels, whose depth runs in slices of kernel rows.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

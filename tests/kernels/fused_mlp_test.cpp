@@ -1,7 +1,6 @@
 // The fused two-layer MLP against two scalar GEMMs: prologue, GELU between the
 // layers, in-place scaled residual and column sums, row counts around the tile
 // size, widths that leave ragged panels, one and two threads.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

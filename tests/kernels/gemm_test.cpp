@@ -2,7 +2,6 @@
 // of any tile (rows past MR, columns past NR, depths around KC), strided
 // operands, every epilogue (activations, plain and scaled residuals, column
 // sums) and the affine prologue, on one and two threads.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

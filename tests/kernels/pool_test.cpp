@@ -1,7 +1,6 @@
 // Separable max pooling and nearest 2x upsampling against their scalar twins,
 // on odd sizes, with channel slices of wider buffers (pixel strides), and
 // with one and two threads.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <vector>

@@ -1,7 +1,6 @@
 // forward() allocates nothing once the working memory is planned: a counting
 // global operator new around steady-state calls of the backbone, the detector
 // network and the whole image-to-boxes pipeline.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <atomic>

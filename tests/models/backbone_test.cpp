@@ -1,7 +1,6 @@
 // The backbone's folded, packed forward pass against the literal scalar
 // reference (training form, unfolded), deploy form against training form,
 // threads against one thread, and the errors a caller can provoke.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -2,7 +2,6 @@
 // re-parameterized), in-place-concatenating forward pass against the literal
 // scalar reference with separate BatchNorms and explicit concatenations; both
 // checkpoint forms; one and two threads; input sizes the network cannot take.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <string>

@@ -3,7 +3,6 @@
 // (tests/reference/SYNTHETIC.md, computed identically on both sides); the tiny
 // custom variant loads real files that PyTorch and tools/export_weights.py
 // wrote (F32, F16, BF16). Fixtures: tests/reference/make_golden.py.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -3,7 +3,6 @@
 // under the detector's `model.N.` keys, both checkpoint forms. Compared: the
 // backbone's P2..P5 and the raw Detect maps (<= 1e-4), the decoded predictions
 // (boxes <= 1e-2 px, scores <= 1e-5), and the rows NMS keeps.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -2,7 +2,6 @@
 // three spellings of `names:` in YOLOv5 dataset yamls; every malformed file
 // is an error naming the file.
 
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <filesystem>

@@ -3,7 +3,6 @@
 // boxes outside the picture, degenerate or non-finite boxes, tiny pictures
 // and odd class names (run under ASan: see the report / BUILD comment).
 
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>

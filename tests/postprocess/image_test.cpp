@@ -3,7 +3,6 @@
 // every failure is a riformer::Error naming the file; corrupted files (a fuzz
 // loop over PNG, JPEG and BMP) load or throw, never crash (run under ASan).
 
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -4,7 +4,6 @@
 // and the box mapping; plus YOLOv5 detect.py's minimal-rectangle geometry and
 // the argument checks.
 
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <bit>

@@ -2,7 +2,6 @@
 // decode against its scalar twin on sizes that leave ragged vector ends, the
 // scalar twin against the formula in double, and both against PyTorch's
 // decoded `pred` of the detector fixtures (tests/reference/make_golden.py).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

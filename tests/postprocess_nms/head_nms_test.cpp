@@ -3,7 +3,6 @@
 // decode_confident_rows must visit exactly the rows whose decoded objectness
 // passes the threshold, with decode()'s bits, and the detections must be the
 // same, bit for bit, for any threshold, class filter, NaN and ragged size.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -3,7 +3,6 @@
 // procedural 40000-row `many` case rebuilt here from its description, and the
 // detector fixtures' NMS at three confidence thresholds, all exactly; then
 // cases built here, argument checks, allocation-free reuse and timings.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>
