@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every test and both embedding examples with a compiler command of the caller's, without Bazel, and
-# runs each: every cc_test is one file, tests/<dir>/<name>.cpp (see tests/*/BUILD). Used by
-# tools/test_aarch64.sh (a cross compiler, run under qemu) and tools/test_clang.sh (Clang, run natively).
+# runs each: every cc_test is one file, tests/<dir>/<name>.cpp (see tests/*/BUILD), linked with doctest's
+# main() (tests/support/doctest_main.cpp, built once). Used by tools/test_aarch64.sh (a cross compiler, run
+# under qemu) and tools/test_clang.sh (Clang, run natively).
 #
 #   tools/plain_tests.sh [--runner "COMMAND ..."] [--run-limit SECONDS] -- COMPILER [FLAGS ...]
 #
@@ -33,13 +34,17 @@ printf '#include <cstdio>\n#include "riformer/core/arch.hpp"\nint main() { std::
 echo "compiler: ${cxx[*]}"
 echo "compiler version: $("${cxx[0]}" --version | head -n 1); riformer::arch_name() = $("${runner[@]}" "$work/arch")"
 
+# doctest's main(), compiled once and linked into every test (as Bazel's //tests/support does).
+"${cxx[@]}" -c tests/support/doctest_main.cpp -o "$work/doctest_main.o" || exit 1
+
 # Builds $1.cpp, runs it from the repository root (where tests find tests/golden and the examples
 # examples/data) with its own TEST_TMPDIR as under Bazel, and prints one line with the times.
 check() {
-  local name=$1 bin="$work/${1//\//_}" start built
+  local name=$1 bin="$work/${1//\//_}" start built objects=()
   local log="$bin.log"
+  [[ $name == tests/* ]] && objects=("$work/doctest_main.o")
   start=$SECONDS
-  if ! "${cxx[@]}" "$name.cpp" -o "$bin" >"$log" 2>&1; then
+  if ! "${cxx[@]}" "$name.cpp" "${objects[@]}" -o "$bin" >"$log" 2>&1; then
     tail -n 30 "$log"
     echo "$name: FAILED (does not build)"
     return
