@@ -19,47 +19,20 @@
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/postprocess/letterbox.hpp"
+#include "fixture_reading.hpp"
 #include "test_util.hpp"
 
 using namespace riformer;
 using riformer::testing::contains;
 using riformer::testing::error_message;
+using riformer::testing::ints;
+using riformer::testing::read_f32;
+using riformer::testing::read_raw;
+using riformer::testing::split;
 
 namespace {
 
 const std::string fixture = "tests/golden/letterbox_cases.safetensors";
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, sep);) out.push_back(part);
-  return out;
-}
-
-std::vector<int> ints(const std::string& s) {
-  std::vector<int> out;
-  for (const std::string& p : split(s, ',')) out.push_back(std::stoi(p));
-  return out;
-}
-
-// A U8 tensor's raw bytes (read_float converts floats only).
-std::vector<std::uint8_t> read_u8(const SafetensorsFile& f, const std::string& name) {
-  const TensorInfo* t = f.find(name);
-  REQUIRE(t != nullptr);
-  REQUIRE(t->dtype_name == "U8");
-  std::vector<std::uint8_t> out(t->end - t->begin);
-  std::ifstream in(f.path(), std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(f.data_offset() + t->begin));
-  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()));
-  REQUIRE(in.good());
-  return out;
-}
-
-std::vector<float> read_f32(const SafetensorsFile& f, const std::string& name) {
-  const TensorInfo* t = f.find(name);
-  REQUIRE(t != nullptr);
-  return f.read_float(*t);
-}
 
 // The fixture's procedural picture: bits('letterbox.' + case, i) >> 24 (SYNTHETIC.md), C order [h, w, 3].
 Image case_image(const std::string& name, int h, int w) {
@@ -123,7 +96,7 @@ TEST_CASE("every fixture case: geometry, letterboxed bytes and scale_box match t
     const Image out = letterbox(src, g);
     REQUIRE(out.width == target[1]);
     REQUIRE(out.height == target[0]);
-    const std::vector<std::uint8_t> expected = read_u8(f, name + ".letterboxed");
+    const std::vector<std::uint8_t> expected = read_raw(f, name + ".letterboxed", "U8");
     REQUIRE(expected.size() == out.rgb.size());
     std::size_t mismatches = 0;
     for (std::size_t i = 0; i < expected.size(); ++i) mismatches += expected[i] != out.rgb[i];
