@@ -8,6 +8,10 @@
 //
 //   riformer::DetectorRunner<riformer::kS12> detector(riformer::load_detector<riformer::kS12>("yolo.safetensors"));
 //   auto boxes = detector.detect(riformer::load_image("street.jpg"), riformer::DetectOptions{});
+//
+//   riformer::ClassifierRunner<riformer::kS12> classifier(riformer::load_classifier<riformer::kS12>("s12_in1k.safetensors"));
+//   std::vector<float> x = riformer::imagenet_preprocess(riformer::load_image("cat.jpg"));  // [3, 224, 224]
+//   auto best = riformer::top_k(classifier.forward(riformer::ImageView::chw(x.data(), 224, 224, 3)), 5);
 
 #include "riformer/core/arch.hpp"
 #include "riformer/core/context.hpp"
@@ -23,6 +27,8 @@
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/riformer/backbone.hpp"
 #include "riformer/models/riformer/checkpoint.hpp"
+#include "riformer/models/riformer/classifier.hpp"
+#include "riformer/models/riformer/classifier_checkpoint.hpp"
 #include "riformer/models/riformer/dispatch.hpp"
 #include "riformer/models/riformer/reparam.hpp"
 #include "riformer/models/riformer/spec.hpp"
@@ -35,5 +41,7 @@
 #include "riformer/postprocess/detection.hpp"
 #include "riformer/postprocess/draw.hpp"
 #include "riformer/postprocess/head_nms.hpp"
+#include "riformer/postprocess/imagenet_transform.hpp"
 #include "riformer/postprocess/letterbox.hpp"
 #include "riformer/postprocess/nms.hpp"
+#include "riformer/postprocess/top_k.hpp"

@@ -1,6 +1,7 @@
 // forward() allocates nothing once the working memory is planned: a counting
 // global operator new around steady-state calls of the backbone, the detector
-// network and the whole image-to-boxes pipeline.
+// network, the whole image-to-boxes pipeline and the classifier with its
+// preprocessing.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,8 +10,10 @@
 
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/riformer/backbone.hpp"
+#include "riformer/models/riformer/classifier.hpp"
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/pipeline/detector_runner.hpp"
+#include "riformer/postprocess/imagenet_transform.hpp"
 
 // The replacements pair malloc with free correctly; GCC cannot see that.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -84,6 +87,24 @@ TEST_CASE("backbone forward allocates nothing in steady state, on 1 and 2 thread
     const ImageView image = ImageView::chw(input.data.data(), 96, 128, 3);
     runner.forward(image);  // plans the working memory
     CHECK(allocations_during([&] { runner.forward(image); }) == 0);
+  }
+}
+
+TEST_CASE("the classifier and its preprocessing allocate nothing in steady state, on 1 and 2 threads") {
+  SyntheticSource source;
+  const Image photo = picture(300, 200);
+  for (int threads : {1, 2}) {
+    ClassifierRunner<kS12> runner(Classifier<kS12>(ParamScope(source, ""), ParamScope(source, "head."), 1000), threads);
+    std::vector<float> input(3 * 224 * 224);  // (3, 224, 224)
+    PilResizeScratch scratch;
+    auto classify = [&] {
+      imagenet_preprocess(photo, input.data(), {}, scratch);
+      return runner.forward(ImageView::chw(input.data(), 224, 224, 3))[0];
+    };
+    const float first = classify();  // plans the working memory and sizes the scratch
+    float again = 0;
+    CHECK(allocations_during([&] { again = classify(); }) == 0);
+    CHECK(again == first);
   }
 }
 

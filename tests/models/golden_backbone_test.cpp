@@ -15,6 +15,7 @@
 #include "riformer/models/riformer/checkpoint.hpp"
 #include "riformer/models/riformer/dispatch.hpp"
 #include "riformer/models/riformer/reparam.hpp"
+#include "fixture_reading.hpp"
 #include "test_util.hpp"
 
 using namespace riformer;
@@ -22,17 +23,6 @@ using namespace riformer;
 namespace {
 
 constexpr double kTolerance = 1e-4;  // on unit-scale (GroupNorm-ed) features
-
-// The synthetic input, checked against the sum PyTorch recorded: a formula
-// mismatch shows up here, not as a mysterious output difference.
-HostTensor golden_input(const SafetensorsFile& golden, int h, int w) {
-  HostTensor input = synthetic::tensor("input", {1, 3, h, w});
-  double sum = 0;
-  for (float v : input.data) sum += v;
-  // Exact: every value is a multiple of 2^-24 in [0, 1), so the double sum is exact in any order.
-  REQUIRE(sum == std::stod(golden.metadata().at("input_sum")));
-  return input;
-}
 
 template <BackboneSpec S>
 void compare_outputs(Backbone<S> net, const SafetensorsFile& golden, const HostTensor& input, int h, int w) {
@@ -57,7 +47,7 @@ void check_synthetic_fixture(const std::string& file) {
   const SafetensorsFile golden = SafetensorsFile::open(testing::repo_file("tests/golden/" + file).string());
   const auto& meta = golden.metadata();
   const int h = std::stoi(meta.at("height")), w = std::stoi(meta.at("width"));
-  const HostTensor input = golden_input(golden, h, w);
+  const HostTensor input = testing::synthetic_input(golden, h, w);
   SyntheticSource training;
   DeployView deploy(training);
   // The checkpoint form PyTorch used, and the other one: both must match.
@@ -93,6 +83,6 @@ TEST_CASE("checkpoints written by PyTorch and export_weights.py load and match (
     CHECK(info.prefix == "backbone.");
     CHECK(info.spec == kTiny);
     // The exporter keeps the classifier head (head.fc.*): outside the backbone's prefix, so not an error.
-    compare_outputs<kTiny>(load_backbone<kTiny>(weights), golden, golden_input(golden, h, w), h, w);
+    compare_outputs<kTiny>(load_backbone<kTiny>(weights), golden, testing::synthetic_input(golden, h, w), h, w);
   }
 }

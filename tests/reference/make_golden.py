@@ -11,8 +11,8 @@ and weights from synthetic.py or fixed torch seeds, temp files only in a
 temporary directory.
 
 usage: /usr/bin/python3 tests/reference/make_golden.py [GROUP ...]
-  groups: backbone tiny detector nms letterbox export (default: all; export only checks,
-  it writes no fixture)
+  groups: backbone tiny classifier detector nms letterbox export (default: all; export
+  only checks, it writes no fixture; classifier reads the tiny group's files)
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ sys.path.insert(0, TOOLS)
 
 import riformer_ref as R  # noqa: E402
 import safetensors_io  # noqa: E402
+import synthetic  # noqa: E402
 
 GENERATOR = "tests/reference/make_golden.py"
 ARCHS = ["s12", "s24", "s36", "m36", "m48"]
@@ -199,6 +200,47 @@ def make_tiny() -> None:
                         "input_sum": R.input_sum(x), "generator": GENERATOR,
                         "weights": f"tiny_{tag}.safetensors", "dtype": tag}
             write(f"tiny_{tag}_outputs.safetensors", outs, meta_out)
+
+
+# ----------------------------------------------------------------------------
+# Part one: the ImageNet classifier (MODEL.md section 5) on the same backbones
+
+
+def classifier_logits(backbone: nn.Module, head_w: torch.Tensor, head_b: torch.Tensor, x: torch.Tensor):
+    """mmpretrain's ImageClassifier: the last stage (norm6), GlobalAveragePooling, head.fc."""
+    with torch.no_grad():
+        last = backbone(x)[-1]                                          # [1, d3, h3, w3]
+        pooled = nn.AdaptiveAvgPool2d((1, 1))(last).view(1, -1)         # [1, d3]
+        return pooled, nn.functional.linear(pooled, head_w, head_b)    # [1, classes]
+
+
+def make_classifier() -> None:
+    """classifier_s12_224x224.safetensors (synthetic weights, 1000 classes) and
+    classifier_tiny_logits.safetensors (the tiny group's exported files, whose head has 10 classes)."""
+    print("classifier fixtures")
+    h = w = 224
+    model = R.synthetic_backbone("s12", "training")
+    head_w = torch.from_numpy(synthetic.synth("head.fc.weight", [1000, 512]))
+    head_b = torch.from_numpy(synthetic.synth("head.fc.bias", [1000]))
+    x = R.synthetic_input(h, w)
+    pooled, logits = classifier_logits(model, head_w, head_b, x)
+    meta = {"arch": "s12", "height": str(h), "width": str(w), "classes": "1000", "input_sum": R.input_sum(x),
+            "generator": GENERATOR}
+    write("classifier_s12_224x224.safetensors", OrderedDict(pooled=to_np(pooled), logits=to_np(logits)), meta)
+    del model
+
+    h, w = 64, 96
+    x = R.synthetic_input(h, w)
+    out = OrderedDict()
+    for tag in ("f32", "f16", "bf16"):
+        path = os.path.join(GOLDEN, f"tiny_{tag}.safetensors")
+        stored = load_backbone_from_file(path)
+        tensors, _ = safetensors_io.read_float32(path)
+        _, logits = classifier_logits(stored, torch.from_numpy(tensors["head.fc.weight"]),
+                                      torch.from_numpy(tensors["head.fc.bias"]), x)
+        out[f"logits_{tag}"] = to_np(logits)
+    meta = {"height": str(h), "width": str(w), "input_sum": R.input_sum(x), "generator": GENERATOR}
+    write("classifier_tiny_logits.safetensors", out, meta)
 
 
 # ----------------------------------------------------------------------------
@@ -534,8 +576,9 @@ def check_export_detector() -> None:
 # ----------------------------------------------------------------------------
 
 
-GROUPS = OrderedDict([("backbone", make_backbone), ("tiny", make_tiny), ("detector", make_detector),
-                      ("nms", make_nms), ("letterbox", make_letterbox), ("export", check_export_detector)])
+GROUPS = OrderedDict([("backbone", make_backbone), ("tiny", make_tiny), ("classifier", make_classifier),
+                      ("detector", make_detector), ("nms", make_nms), ("letterbox", make_letterbox),
+                      ("export", check_export_detector)])
 
 
 def main(argv: List[str]) -> int:
