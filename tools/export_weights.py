@@ -65,6 +65,8 @@ metadata (__metadata__, all strings):
   source          input file name
   detector files also: nc, anchors (pixels, comma-separated, 18 numbers),
   strides (8,16,32), width_multiple, depth_multiple, head_prefix ('model.')
+  ImageNet classifiers (a 'head.fc.weight' beside the backbone) also: classes
+  (its rows), for riformer::load_classifier and `riformer classify`
 
 --arch NAME states the expected arch (s12 s24 s36 m36 m48 or custom); if the
 shapes say otherwise the export fails and names expected and found shapes.
@@ -622,6 +624,11 @@ def export(in_path: str, out_path: str, dtype: str = "f32", deploy: bool = False
     meta["arch"] = name
     if is_detector:
         meta.update(analyze_detector(sd, bb, model_obj, in_path))
+    else:
+        root = prefix[:-len("backbone.")] if prefix.endswith("backbone.") else prefix
+        head = sd.get(root + "head.fc.weight")
+        if head is not None and len(_shape(head)) == 2:
+            meta["classes"] = str(_shape(head)[0])
     if deploy and bb.form == "training":
         sd = fold_deploy(sd, bb)
     meta["form"] = "deploy" if deploy else bb.form

@@ -14,6 +14,7 @@
 #include "cli/args.hpp"
 #include "cli/backbone_command.hpp"
 #include "cli/bench_command.hpp"
+#include "cli/classify_command.hpp"
 #include "cli/detect_command.hpp"
 #include "cli/dump_command.hpp"
 #include "riformer/core/error.hpp"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
       {"dump", kDumpSummary, dump_options, run_dump<List>},
       {"bench", kBenchSummary, bench_options, run_bench<List>},
       {"backbone", kBackboneSummary, backbone_options, run_backbone<List>},
+      {"classify", kClassifySummary, classify_options, run_classify<List>},
   };
   auto print_overview = [&](std::FILE* to) {
     std::fprintf(to, "usage: riformer COMMAND [options]   (riformer COMMAND --help for its options)\n\ncommands:\n");

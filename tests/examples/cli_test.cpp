@@ -30,8 +30,12 @@
 #include "riformer/io/npy.hpp"
 #include "riformer/io/safetensors.hpp"
 #include "riformer/io/synthetic.hpp"
+#include "riformer/models/riformer/classifier.hpp"
+#include "riformer/models/riformer/classifier_checkpoint.hpp"
 #include "riformer/models/yolov5/detector.hpp"
 #include "riformer/pipeline/detector_runner.hpp"
+#include "riformer/postprocess/imagenet_transform.hpp"
+#include "riformer/postprocess/top_k.hpp"
 #include "detection_rows.hpp"
 #include "test_util.hpp"
 
@@ -72,6 +76,36 @@ std::string write_detector_checkpoint(int nc) {
   const std::string path = (testing::temp_dir() / ("cli_test_s12_nc" + std::to_string(nc) + ".safetensors")).string();
   write_safetensors(path, tensors, {{"arch", "s12"}, {"nc", std::to_string(nc)}, {"format", "yolov5-riformer"}});
   return path;
+}
+
+// A complete S12 ImageNet classifier checkpoint with `classes` classes (mmpretrain's
+// "backbone." and "head." keys), synthetic values, written by the library.
+std::string write_classifier_checkpoint(int classes) {
+  ListingSource listing;
+  Classifier<kS12> probe(ParamScope(listing, "backbone."), ParamScope(listing, "head."), classes);
+  std::vector<NamedTensor> tensors;
+  for (const auto& [key, shape] : listing.entries()) tensors.push_back({key, shape, synthetic::tensor(key, shape).data});
+  const std::string path = (testing::temp_dir() / ("cli_test_s12_cls" + std::to_string(classes) + ".safetensors")).string();
+  write_safetensors(path, tensors, {{"arch", "s12"}, {"format", "riformer-backbone"}});
+  return path;
+}
+
+// What `f` prints to standard output (the commands print with printf).
+template <class F>
+std::string captured_stdout(F&& f) {
+  const fs::path file = testing::temp_dir() / "cli_test_stdout.txt";
+  std::fflush(stdout);
+  const int saved = dup(1), out = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(saved >= 0);
+  REQUIRE(out >= 0);
+  dup2(out, 1);
+  f();
+  std::fflush(stdout);
+  dup2(saved, 1);
+  close(out);
+  close(saved);
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 const std::string kImage = "examples/data/street.jpg";
@@ -193,6 +227,65 @@ TEST_CASE("dump and backbone refuse an --input under the name of every file they
       CHECK(r.code == 2);
       CHECK(testing::contains(r.err, "would overwrite --input"));
     }
+  }
+}
+
+TEST_CASE("classify prints the classes the library gives for the image, best first") {
+  const std::string weights = write_classifier_checkpoint(10);
+  const fs::path dir = scratch("classify");
+  fs::create_directories(dir);
+  const std::string names = (dir / "names.txt").string();
+  std::ofstream(names) << "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n";
+  const std::string image = testing::repo_file(kImage).string();
+  Result r{};
+  const std::string out = captured_stdout([&] {
+    r = run({"classify", "--weights", weights, "--source", image, "--topk", "3", "--names", names});
+  });
+  INFO(r.err << out);
+  REQUIRE(r.code == 0);
+  // The same classifier, preprocessing and ranking through the library.
+  const SafetensorsFile file = SafetensorsFile::open(weights);
+  ClassifierRunner<kS12> runner(load_classifier<kS12>(weights));
+  std::vector<float> input(3 * 224 * 224);
+  imagenet_preprocess(load_image(image), input.data());
+  const std::vector<ClassScore> top = top_k(runner.forward(ImageView::chw(input.data(), 224, 224, 3)), 3);
+  std::size_t at = out.find("image 1/1");
+  REQUIRE(at != std::string::npos);
+  for (const ClassScore& s : top) {
+    char line[64];
+    std::snprintf(line, sizeof line, "%6.4f  c%d ", s.probability, s.cls);
+    const std::size_t found = out.find(line, at);
+    INFO("expected, in order: " << line);
+    CHECK(found != std::string::npos);
+    at = found == std::string::npos ? at : found;
+  }
+  CHECK(testing::contains(out, "10 classes"));
+
+  const Result synthetic = run({"classify", "--source", image});
+  CHECK(synthetic.code == 0);
+  CHECK(testing::contains(synthetic.err, "synthetic weights"));  // says loudly that the classes mean nothing
+
+  const std::string detector = write_detector_checkpoint(3);
+  const std::string garbage = (dir / "broken.jpg").string();
+  std::ofstream(garbage) << "this is not a JPEG";
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {{"classify"}, "--source is required"},
+      {{"classify", "--source", garbage}, "broken.jpg"},
+      {{"classify", "--source", image, "--topk", "0"}, "--topk must be between 1 and"},
+      {{"classify", "--source", image, "--weights", weights, "--names", (dir / "none.txt").string()}, "none.txt"},
+      {{"classify", "--source", image, "--names", names}, "has 10 class names but the model has 1000 classes"},
+      {{"classify", "--source", image, "--weights", detector}, "not an ImageNet classifier checkpoint"},
+      {{"classify", "--source", image, "--weights", weights, "--arch", "s24"}, "is not built into this program"},
+  };
+  for (const Case& c : cases) {
+    const Result bad = run(c.args);
+    INFO(c.args.size() << " args -> " << bad.err);
+    CHECK(bad.code == 2);
+    CHECK(testing::contains(bad.err, c.expect));
   }
 }
 
