@@ -19,7 +19,6 @@
 #include "riformer/core/arch.hpp"
 #include "riformer/io/image.hpp"
 #include "riformer/io/safetensors.hpp"
-#include "riformer/io/safetensors_source.hpp"
 #include "riformer/io/synthetic.hpp"
 #include "riformer/models/riformer/classifier.hpp"
 #include "riformer/models/riformer/classifier_checkpoint.hpp"
@@ -53,25 +52,22 @@ template <class List>
 int run_classify(const Parsed& args) {
   require(args.has("source"), "--source is required: an image or a folder of images");
   const std::vector<std::filesystem::path> images = list_images(args.text("source"));
-  std::optional<SafetensorsFile> file;
-  ClassifierCheckpointInfo info;
-  if (args.has("weights")) {
-    file = SafetensorsFile::open(args.text("weights"));
-    info = inspect_classifier(*file);
-  }
-  const std::string arch = file ? checkpoint_arch(args, file->path(), info.backbone) : args.text("arch", "s12");
+  // The variant, read off the checkpoint's header (which also refuses a file without a classification head).
+  const std::string arch =
+      args.has("weights") ? checkpoint_arch(args, args.text("weights"),
+                                            inspect_classifier(SafetensorsFile::open(args.text("weights"))).backbone)
+                          : args.text("arch", "s12");
   const int threads = thread_count(args);
   const long topk = args.integer("topk", 5, 1, kMaxClasses);
 
   return with_backbone_spec<List>(arch, [&]<BackboneSpec S>() {
     std::optional<Classifier<S>> net;
     std::string weights;
-    if (file) {
-      check_backbone_topology(info.backbone, S, file->path());
-      SafetensorsSource source(std::move(*file), LoadOptions{info.root, args.flag("allow-extra-keys"), {}});
-      net.emplace(ParamScope(source, info.backbone.prefix), ParamScope(source, info.root + "head."), info.classes);
-      source.finish();
-      weights = source.describe();
+    if (args.has("weights")) {
+      BackboneLoadOptions options;
+      options.allow_extra_keys = args.flag("allow-extra-keys");
+      net.emplace(load_classifier<S>(args.text("weights"), options));
+      weights = args.text("weights");
     } else {
       SyntheticSource synthetic;
       net.emplace(ParamScope(synthetic, ""), ParamScope(synthetic, "head."), 1000);
